@@ -1,0 +1,80 @@
+"""Argument checks shared by every public class.
+
+Each check raises a ``ValueError`` that names the argument and ends with
+``Received: name=value``, the form Keras's own layers use.
+"""
+
+import math
+import numbers
+
+
+def _fail(name, value, requirement):
+    raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
+
+
+def check_number(name, value):
+    """Return ``value`` as a float, refusing booleans, strings and NaN."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        _fail(name, value, "must be a real number")
+    if math.isnan(value):
+        _fail(name, value, "must not be NaN")
+    return float(value)
+
+
+def check_int(name, value, minimum=None):
+    """Return ``value`` as an int, requiring ``value >= minimum`` when given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        _fail(name, value, "must be an integer")
+    if minimum is not None and value < minimum:
+        _fail(name, value, f"must be an integer >= {minimum}")
+    return int(value)
+
+
+def check_positive(name, value, allow_zero=False):
+    """Return ``value`` as a float, requiring ``value > 0`` (``>= 0`` if allowed)."""
+    number = check_number(name, value)
+    if number < 0 or (number == 0 and not allow_zero):
+        _fail(name, value, "must be >= 0" if allow_zero else "must be > 0")
+    return number
+
+
+def check_range(name, value, low, high, low_closed=True, high_closed=False):
+    """Return ``value`` as a float, requiring it to lie in the given interval."""
+    number = check_number(name, value)
+    above = number >= low if low_closed else number > low
+    below = number <= high if high_closed else number < high
+    if not (above and below):
+        interval = (
+            ("[" if low_closed else "(") + f"{low}, {high}" + ("]" if high_closed else ")")
+        )
+        _fail(name, value, f"must be in {interval}")
+    return number
+
+
+def check_probability(name, value):
+    """Return ``value`` as a float in ``[0, 1]``."""
+    return check_range(name, value, 0.0, 1.0, high_closed=True)
+
+
+def check_choice(name, value, choices):
+    """Return ``value`` if it is one of ``choices``."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        _fail(name, value, f"must be one of {options}")
+    return value
+
+
+def check_pair(name, value, low=None, high=None, ordered=True):
+    """Return ``value`` as a ``(min, max)`` tuple of floats.
+
+    ``ordered`` requires ``min <= max``; ``low`` and ``high`` bound both ends.
+    """
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        _fail(name, value, "must be a pair (min, max)")
+    first, second = (check_number(name, v) for v in value)
+    if ordered and first > second:
+        _fail(name, value, "must be ordered as (min, max)")
+    for v in (first, second):
+        if (low is not None and v < low) or (high is not None and v > high):
+            _fail(name, value, f"must lie within [{low}, {high}]")
+    return first, second

@@ -1,0 +1,3 @@
+"""keras_tricks.augment."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""keras_tricks.callbacks."""
+
+__all__ = []

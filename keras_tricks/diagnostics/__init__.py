@@ -1,0 +1,3 @@
+"""keras_tricks.diagnostics."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Layers: normalizations and weight-level regularizers."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""keras_tricks.optimizers."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""keras_tricks.pruning."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""keras_tricks.schedules."""
+
+__all__ = []

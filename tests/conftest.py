@@ -1,0 +1,41 @@
+"""Test session setup.
+
+The CPU is split into two logical devices before TensorFlow runs anything, so
+that every test can train under ``tf.distribute.MirroredStrategy`` with two
+replicas on any machine, GPU or not.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+_CPUS = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _CPUS[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()],
+)
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+import keras_tricks  # noqa: E402, F401  (registers every public class)
+
+
+@pytest.fixture
+def strategy():
+    """A ``MirroredStrategy`` over the two logical CPU devices."""
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
+    assert len(devices) == 2, devices
+    return tf.distribute.MirroredStrategy(devices)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """Every test starts from float32 and a known seed, whatever ran before."""
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.mixed_precision.set_global_policy("float32")
