@@ -1,3 +1,24 @@
-"""keras_tricks.schedules."""
+"""keras_tricks.schedules: learning-rate schedules and the linear scaling rule.
 
-__all__ = []
+Keras already ships `ExponentialDecay`, `InverseTimeDecay`,
+`PiecewiseConstantDecay` and `CosineDecay`; these compose with the schedules
+here (see docs/schedules.md).
+"""
+
+from keras_tricks.schedules.cyclical_learning_rate import CyclicalLearningRate
+from keras_tricks.schedules.scaling import (
+    global_batch_size,
+    scale_learning_rate,
+    scale_learning_rate_for_strategy,
+)
+from keras_tricks.schedules.step_decay import StepDecay
+from keras_tricks.schedules.warmup import Warmup
+
+__all__ = [
+    "CyclicalLearningRate",
+    "StepDecay",
+    "Warmup",
+    "global_batch_size",
+    "scale_learning_rate",
+    "scale_learning_rate_for_strategy",
+]
