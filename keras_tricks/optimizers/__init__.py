@@ -1,3 +1,32 @@
-"""keras_tricks.optimizers."""
+"""keras_tricks.optimizers: DiffGrad, AdaBelief, RAdam, AngularGrad, AdaInject.
 
-__all__ = []
+Each is a `keras.optimizers.Optimizer` written with `keras.ops`, registered
+under the package `keras_tricks`, so a saved `.keras` model with its optimizer
+loads without `custom_objects`. `get(name)` finds one by name and
+`list_optimizers()` lists the names.
+"""
+
+from keras_tricks.optimizers._registry import get, list_optimizers
+from keras_tricks.optimizers.adabelief import AdaBelief
+from keras_tricks.optimizers.adainject import (
+    AdaBeliefInject,
+    AdamInject,
+    DiffGradInject,
+    RAdamInject,
+)
+from keras_tricks.optimizers.angulargrad import AngularGrad
+from keras_tricks.optimizers.diffgrad import DiffGrad
+from keras_tricks.optimizers.radam import RAdam
+
+__all__ = [
+    "AdaBelief",
+    "AdaBeliefInject",
+    "AdamInject",
+    "AngularGrad",
+    "DiffGrad",
+    "DiffGradInject",
+    "RAdam",
+    "RAdamInject",
+    "get",
+    "list_optimizers",
+]

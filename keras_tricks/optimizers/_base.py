@@ -1,0 +1,172 @@
+"""The private base every optimizer here builds on: Adam-style moments.
+
+It validates the shared arguments, creates the per-variable slots, and offers
+the steps the optimizers compose: the coupled L2 term, the first moment (with
+AdaInject's injection when the class asks for it) and the second moment (with
+AMSGrad's running maximum). Each public optimizer writes only what differs.
+"""
+
+import numbers
+
+import keras
+from keras import ops
+
+from keras_tricks._checks import check_number, check_positive, check_range
+from keras_tricks.optimizers import _math
+
+
+def _fail(name, value, requirement):
+    # The message form of keras_tricks._checks, for the checks it lacks.
+    raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
+
+
+def check_learning_rate(learning_rate):
+    """Return a learning rate Keras can use: a float >= 0, a schedule or a callable."""
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        return learning_rate
+    if callable(learning_rate):
+        return learning_rate
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        _fail(
+            "learning_rate",
+            learning_rate,
+            "must be a float, a `LearningRateSchedule` or a callable",
+        )
+    return check_positive("learning_rate", learning_rate, allow_zero=True)
+
+
+def check_flag(name, value):
+    """Return ``value`` if it is a bool."""
+    if not isinstance(value, bool):
+        _fail(name, value, "must be a bool")
+    return value
+
+
+class AdaptiveMoments(keras.optimizers.Optimizer):
+    """Adam-style moments shared by every optimizer in this subpackage.
+
+    Subclasses set `_extra_slots` (name, initializer pairs created per variable
+    after the moments) and implement `update_step` from the helpers below.
+    `_inject_start` is `None` for plain optimizers; the AdaInject classes set it
+    to the first step that injects.
+    """
+
+    _extra_slots = ()
+    _inject_start = None
+
+    def __init__(
+        self,
+        learning_rate,
+        beta_1,
+        beta_2,
+        epsilon,
+        amsgrad,
+        l2_weight_decay,
+        weight_decay=None,
+        name=None,
+        **kwargs,
+    ):
+        learning_rate = check_learning_rate(learning_rate)
+        check_range("beta_1", beta_1, 0.0, 1.0)
+        check_range("beta_2", beta_2, 0.0, 1.0)
+        check_positive("epsilon", epsilon, allow_zero=True)
+        check_flag("amsgrad", amsgrad)
+        check_positive("l2_weight_decay", l2_weight_decay, allow_zero=True)
+        if weight_decay is not None:
+            check_positive("weight_decay", weight_decay, allow_zero=True)
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            name=name,
+            **kwargs,
+        )
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.amsgrad = amsgrad
+        self.l2_weight_decay = l2_weight_decay
+        # Python floats, so that coefficients are formed in float64.
+        self._beta_1 = check_number("beta_1", beta_1)
+        self._beta_2 = check_number("beta_2", beta_2)
+        self._epsilon = check_number("epsilon", epsilon)
+        self._l2 = check_number("l2_weight_decay", l2_weight_decay)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        slots = [("momentum", "zeros"), ("velocity", "zeros")]
+        if self.amsgrad:
+            slots.append(("velocity_hat", "zeros"))
+        if self._inject_start is not None:
+            slots.append(("previous_variable", "zeros"))
+        slots.extend(self._extra_slots)
+        names = [name for name, _ in slots]
+        initializers = [initializer for _, initializer in slots]
+        created = self.add_optimizer_variables(var_list, names, initializers)
+        self._slots = dict(zip(names, created, strict=True))
+
+    def _slot(self, name, index):
+        return self._slots[name][index]
+
+    def _gradient_and_step(self, gradient, variable):
+        """The gradient in the variable's dtype, with the coupled L2 term, and `t`."""
+        gradient = ops.cast(gradient, variable.dtype)
+        if self._l2:
+            gradient = gradient + self._l2 * variable
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        return gradient, step
+
+    def _update_first_moment(self, gradient, variable, index, step):
+        """Update and return `m`; AdaInject classes feed it the injected gradient."""
+        momentum = self._slot("momentum", index)
+        value = gradient
+        if self._inject_start is not None:
+            previous = self._slot("previous_variable", index)
+            value = _math.injected_gradient(
+                gradient,
+                previous,
+                variable,
+                step,
+                self._inject_start,
+                float(self.injection_divisor),
+            )
+            self.assign(previous, variable)
+        m = _math.ema(momentum, value, self._beta_1)
+        self.assign(momentum, m)
+        return m
+
+    def _update_second_moment(self, index, value, shift=None):
+        """Update the second moment with `value` (plus `shift`); apply AMSGrad."""
+        velocity = self._slot("velocity", index)
+        v = _math.ema(velocity, value, self._beta_2)
+        if shift is not None:
+            v = v + shift
+        self.assign(velocity, v)
+        if self.amsgrad:
+            velocity_hat = self._slot("velocity_hat", index)
+            v = ops.maximum(velocity_hat, v)
+            self.assign(velocity_hat, v)
+        return v
+
+    def _adam_step_size(self, learning_rate, step, dtype):
+        """`lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`, Adam's scalar step size."""
+        lr = ops.cast(learning_rate, dtype)
+        return (
+            lr
+            * ops.sqrt(_math.bias_correction(self._beta_2, step))
+            / _math.bias_correction(self._beta_1, step)
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "beta_1": self.beta_1,
+                "beta_2": self.beta_2,
+                "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad,
+                "l2_weight_decay": self.l2_weight_decay,
+            }
+        )
+        return config
