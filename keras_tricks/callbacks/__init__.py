@@ -1,3 +1,16 @@
-"""keras_tricks.callbacks."""
+"""keras_tricks.callbacks: what needs the training loop.
 
-__all__ = []
+`CyclicalLR` and `WarmupLR` drive a float learning rate per batch from the
+schedules in `keras_tricks.schedules`; `LRFinder` runs Smith's range test.
+"""
+
+from keras_tricks.callbacks.cyclical_lr import CyclicalLR
+from keras_tricks.callbacks.lr_finder import LRFinder, LRFinderResult
+from keras_tricks.callbacks.warmup_lr import WarmupLR
+
+__all__ = [
+    "CyclicalLR",
+    "LRFinder",
+    "LRFinderResult",
+    "WarmupLR",
+]
