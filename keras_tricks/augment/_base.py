@@ -1,0 +1,158 @@
+"""The private base class every augmentation layer in ``keras_tricks.augment`` shares.
+
+It does what Keras's own image preprocessing layers do around the maths, with
+public API only: one ``keras.random.SeedGenerator`` per layer, the identity
+when ``training`` is false, single images (rank 3) and batches (rank 4), both
+data formats, and dict inputs ``{"images": ..., "segmentation_masks": ...,
+"labels": ...}``. A subclass writes three methods, all on float32 batches in
+``channels_last`` order: ``_draw(batch, height, width, channels)`` returns a dict
+of per-image random parameters, ``_apply(images, transformation)`` transforms
+images and, for a layer that moves pixels (``_GEOMETRIC = True``),
+``_apply_masks(masks, transformation)`` moves segmentation masks the same way.
+"""
+
+import keras
+from keras import ops
+
+from keras_tricks import _checks
+
+IMAGES = "images"
+MASKS = "segmentation_masks"
+BOXES = "bounding_boxes"
+
+
+def check_value_range(value_range):
+    low, high = _checks.check_pair("value_range", value_range)
+    if low >= high:
+        raise ValueError(
+            "`value_range` must be (min, max) with min < max. "
+            f"Received: value_range={value_range!r}"
+        )
+    return low, high
+
+
+def check_factor(name, value, high, high_closed=True):
+    """A non-negative magnitude, e.g. ``contrast=0.2``, bounded above by ``high``."""
+    return _checks.check_range(name, value, 0.0, high, high_closed=high_closed)
+
+
+def check_images_shape(shape, channels=None):
+    """Refuse anything that is not a single image or a batch of images."""
+    if len(shape) not in (3, 4):
+        raise ValueError(
+            "`inputs` must be a single image (rank 3) or a batch of images "
+            f"(rank 4). Received: inputs.shape={tuple(shape)}"
+        )
+    return shape
+
+
+class AugmentationLayer(keras.layers.Layer):
+    """Shared plumbing; not public. See the module docstring."""
+
+    _GEOMETRIC = False
+
+    def __init__(self, data_format=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format is None:
+            data_format = keras.config.image_data_format()
+        _checks.check_choice(
+            "data_format", data_format, ("channels_last", "channels_first")
+        )
+        self.data_format = data_format
+        if seed is not None:
+            seed = _checks.check_int("seed", seed)
+        self.seed = seed
+        self._seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = False
+
+    # -- layout helpers -------------------------------------------------------
+    def _to_batch(self, images):
+        """Rank 3 or 4, either format -> (float32 NHWC batch, undo function)."""
+        check_images_shape(images.shape)
+        single = len(images.shape) == 3
+        dtype = images.dtype
+        x = ops.cast(images, "float32")
+        if single:
+            x = ops.expand_dims(x, 0)
+        if self.data_format == "channels_first":
+            x = ops.transpose(x, (0, 2, 3, 1))
+
+        def undo(y, out_dtype=None):
+            if self.data_format == "channels_first":
+                y = ops.transpose(y, (0, 3, 1, 2))
+            if single:
+                y = ops.squeeze(y, 0)
+            return ops.cast(y, out_dtype or dtype)
+
+        return x, undo
+
+    @staticmethod
+    def _split(data):
+        if isinstance(data, dict):
+            if IMAGES not in data:
+                raise ValueError(
+                    "A dict input needs an `images` entry. "
+                    f"Received: inputs.keys()={sorted(data)}"
+                )
+            return dict(data), data[IMAGES]
+        return None, data
+
+    def _check_boxes(self, data):
+        if self._GEOMETRIC and data is not None and BOXES in data:
+            raise ValueError(
+                f"{type(self).__name__} moves pixels and does not transform "
+                "bounding boxes; drop them or use a layer that supports them. "
+                f"Received: inputs.keys()={sorted(data)}"
+            )
+
+    # -- public methods -------------------------------------------------------
+    def get_random_transformation(self, data):
+        """Draw the per-image random parameters for one call.
+
+        Args:
+            data: a single image, a batch, or a dict with an ``images`` entry,
+                as the layer takes it.
+
+        Returns:
+            A dict of tensors whose first axis runs over the images.
+        """
+        _, images = self._split(data)
+        x, _ = self._to_batch(ops.convert_to_tensor(images))
+        shape = ops.shape(x)
+        return self._draw(shape[0], shape[1], shape[2], x.shape[-1])
+
+    def transform_images(self, images, transformation):
+        """Apply a transformation drawn by ``get_random_transformation``."""
+        x, undo = self._to_batch(ops.convert_to_tensor(images))
+        return undo(self._apply(x, transformation), self.compute_dtype)
+
+    # -- Keras layer API ------------------------------------------------------
+    def call(self, inputs, training=True):
+        data, images = self._split(inputs)
+        self._check_boxes(data)
+        check_images_shape(images.shape)
+        if not training:
+            return inputs
+        x, undo = self._to_batch(images)
+        self._check_channels(x.shape[-1])
+        shape = ops.shape(x)
+        transformation = self._draw(shape[0], shape[1], shape[2], x.shape[-1])
+        out = undo(self._apply(x, transformation), self.compute_dtype)
+        if data is None:
+            return out
+        data[IMAGES] = out
+        if self._GEOMETRIC and MASKS in data:
+            masks, undo_masks = self._to_batch(data[MASKS])
+            data[MASKS] = undo_masks(self._apply_masks(masks, transformation))
+        return data
+
+    def _check_channels(self, channels):
+        pass
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"data_format": self.data_format, "seed": self.seed})
+        return config

@@ -1,0 +1,37 @@
+"""Per-image selection shared by RandomApply and RandomChoice."""
+
+import keras
+from keras import ops
+
+from keras_tricks.augment import _base
+
+
+def batch_size(inputs):
+    """The number of images in ``inputs`` (1 for a single image) and whether batched."""
+    _, images = _base.AugmentationLayer._split(inputs)
+    _base.check_images_shape(images.shape)
+    batched = len(images.shape) == 4
+    return (ops.shape(images)[0] if batched else 1), batched
+
+
+def select(condition, chosen, other, batched):
+    """Per image, ``chosen`` where ``condition`` else ``other``, for tensors or dicts."""
+
+    def pick(a, b):
+        a = ops.convert_to_tensor(a)
+        b = ops.cast(ops.convert_to_tensor(b), a.dtype)
+        c = condition if batched else condition[0]
+        c = ops.reshape(c, ops.shape(c) + (1,) * (len(a.shape) - len(c.shape)))
+        return ops.where(c, a, b)
+
+    if isinstance(chosen, dict):
+        return {k: pick(chosen[k], other[k]) if k in other else chosen[k] for k in chosen}
+    return pick(chosen, other)
+
+
+def serialize(layer):
+    return keras.saving.serialize_keras_object(layer)
+
+
+def deserialize(config):
+    return keras.saving.deserialize_keras_object(config)

@@ -1,0 +1,37 @@
+"""Shared base for the per-pixel layers that take `value_range` and `probability`."""
+
+import keras
+from keras import ops
+
+from keras_tricks import _checks
+from keras_tricks.augment import _base
+
+
+class PixelAugmentation(_base.AugmentationLayer):
+    """Draws an apply/skip coin per image and clips the result to `value_range`."""
+
+    def __init__(
+        self, probability=1.0, value_range=(0, 255), data_format=None, seed=None, **kwargs
+    ):
+        _checks.check_probability("probability", probability)
+        self._range = _base.check_value_range(value_range)
+        super().__init__(data_format=data_format, seed=seed, **kwargs)
+        self.probability = probability
+        self.value_range = tuple(value_range)
+
+    def _coin(self, batch):
+        """(B,) float: 1 where the image is augmented."""
+        u = keras.random.uniform((batch,), seed=self._seed_generator)
+        return ops.cast(u < self.probability, "float32")
+
+    def _apply(self, images, transformation):
+        out = self._augment(images, transformation)
+        keep = ops.cast(transformation["applied"], "bool")[:, None, None, None]
+        return ops.clip(ops.where(keep, out, images), *self._range)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"probability": self.probability, "value_range": list(self.value_range)}
+        )
+        return config

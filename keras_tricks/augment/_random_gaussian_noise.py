@@ -1,0 +1,59 @@
+"""RandomGaussianNoise: additive Gaussian noise as a preprocessing layer."""
+
+import keras
+from keras import ops
+
+from keras_tricks import _checks
+from keras_tricks.augment import _pixel_layer
+
+
+@keras.saving.register_keras_serializable(package="keras_tricks")
+class RandomGaussianNoise(_pixel_layer.PixelAugmentation):
+    """Add zero-mean Gaussian noise to each image, then clip to `value_range`.
+
+    Each augmented image gets `x + n * (max - min)` with independent
+    `n ~ N(0, stddev**2)` per pixel and channel. Unlike
+    `keras.layers.GaussianNoise` (a regularizer with no value range), this is
+    an image augmentation: it clips, takes a probability per image, and
+    leaves the input unchanged at inference.
+
+    Labels, segmentation masks and bounding boxes pass through unchanged.
+
+    Args:
+        stddev: float `>= 0`, standard deviation as a fraction of the value
+            range. Defaults to `0.05`.
+        probability: float in `[0, 1]`. Defaults to `1.0`.
+        value_range: `(min, max)`. Defaults to `(0, 255)`.
+        data_format: `"channels_last"` or `"channels_first"`.
+        seed: int, random seed. Defaults to `None`.
+
+    Call arguments:
+        inputs: an image, a batch, or a dict with an `images` entry.
+        training: bool. Defaults to `True`.
+
+    Example:
+    >>> layer = keras_tricks.augment.RandomGaussianNoise(0.05, seed=0)
+    >>> layer(np.full((2, 4, 4, 3), 128.0, "float32")).shape
+    (2, 4, 4, 3)
+
+    Reference:
+    - [Krizhevsky et al., 2012, ImageNet classification with deep CNNs](https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks)
+    """
+
+    def __init__(self, stddev=0.05, probability=1.0, value_range=(0, 255), **kwargs):
+        _checks.check_positive("stddev", stddev, allow_zero=True)
+        super().__init__(probability=probability, value_range=value_range, **kwargs)
+        self.stddev = stddev
+
+    def _draw(self, batch, height, width, channels):
+        return {"applied": self._coin(batch)}
+
+    def _augment(self, images, transformation):
+        span = self._range[1] - self._range[0]
+        noise = keras.random.normal(
+            ops.shape(images), stddev=self.stddev * span, seed=self._seed_generator
+        )
+        return images + noise
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev}
