@@ -57,7 +57,10 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         with keras.name_scope(self.name):
             step = ops.cast(step, "float32")
-            decays = ops.floor(step / float(self.step_size))
+            # floor(step / step_size), exact for integer steps even where the
+            # compiler turns the division into a multiplication by 1/step_size.
+            step_size = float(self.step_size)
+            decays = ops.round((step - ops.mod(step, step_size)) / step_size)
             return float(self.initial_learning_rate) * ops.power(float(self.factor), decays)
 
     def get_config(self):

@@ -1,0 +1,249 @@
+"""Schedules against float64 NumPy versions of their papers' equations."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_tricks.schedules import (
+    CyclicalLearningRate,
+    StepDecay,
+    Warmup,
+    global_batch_size,
+    scale_learning_rate,
+    scale_learning_rate_for_strategy,
+)
+
+STEPS = np.arange(10_000, dtype="float64")
+
+
+# Smith, 2017 (arXiv 1506.01186), section 3.1, with the triangular2 and
+# exp_range scales of the same paper.
+def clr_numpy(step, base, top, step_size, mode="triangular", gamma=1.0):
+    cycle = np.floor(1 + step / (2 * step_size))
+    x = np.abs(step / step_size - 2 * cycle + 1)
+    scale = {
+        "triangular": np.ones_like(step),
+        "triangular2": 1.0 / 2.0 ** (cycle - 1),
+        "exp_range": gamma**step,
+    }[mode]
+    return base + (top - base) * np.maximum(0.0, 1 - x) * scale
+
+
+def step_decay_numpy(step, initial, step_size, factor):
+    return initial * factor ** np.floor(step / step_size)
+
+
+def cosine_numpy(step, initial, decay_steps, alpha=0.0):
+    fraction = np.minimum(step, decay_steps) / decay_steps
+    return initial * ((1 - alpha) * 0.5 * (1 + np.cos(np.pi * fraction)) + alpha)
+
+
+# Goyal et al., 2017 (arXiv 1706.02677), section 2.2: linear ramp, then the
+# wrapped schedule on its own clock (step - warmup_steps).
+def warmup_numpy(step, after, warmup_steps, initial=0.0, mode="linear"):
+    target = after(np.zeros(1))[0]
+    during = initial + (target - initial) * step / warmup_steps
+    if mode == "constant":
+        during = np.full_like(step, initial)
+    return np.where(step < warmup_steps, during, after(np.maximum(step - warmup_steps, 0)))
+
+
+def evaluate(schedule, steps):
+    """All steps at once, in one XLA-compiled function on TensorFlow."""
+    if keras.backend.backend() == "tensorflow":
+        return tf.function(schedule, jit_compile=True)(tf.constant(steps)).numpy()
+    return keras.ops.convert_to_numpy(schedule(steps))
+
+
+def assert_close(actual, expected, scale):
+    np.testing.assert_allclose(actual, expected, rtol=2e-5, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize(
+    "mode, step_size, gamma",
+    [("triangular", 37, 1.0), ("triangular2", 250, 1.0), ("exp_range", 500, 0.9997)],
+)
+def test_cyclical_matches_formula_for_10000_steps(mode, step_size, gamma):
+    schedule = CyclicalLearningRate(1e-3, 0.2, step_size, mode=mode, gamma=gamma)
+    expected = clr_numpy(STEPS, 1e-3, 0.2, step_size, mode, gamma)
+    assert_close(evaluate(schedule, STEPS), expected, 0.2)
+
+
+@pytest.mark.parametrize(
+    "mode, step_size, gamma",
+    [("triangular", 40, 1.0), ("triangular2", 30, 1.0), ("exp_range", 40, 0.996)],
+)
+def test_cyclical_at_tf_addons_cases(mode, step_size, gamma):
+    # The cases of TF Addons' cyclical_learning_rate_test.py, 8,001 steps.
+    steps = np.arange(8001, dtype="float64")
+    schedule = CyclicalLearningRate(0.1, 1.0, step_size, mode=mode, gamma=gamma)
+    expected = clr_numpy(steps, 0.1, 1.0, step_size, mode, gamma)
+    assert_close(evaluate(schedule, steps), expected, 1.0)
+    # The shape itself: base at step 0, peak after step_size steps.
+    assert evaluate(schedule, np.array([0.0]))[0] == pytest.approx(0.1)
+    peak = 1.0 if mode != "exp_range" else 0.1 + 0.9 * gamma**step_size
+    assert evaluate(schedule, np.array([float(step_size)]))[0] == pytest.approx(peak, rel=1e-5)
+
+
+def test_step_decay_matches_formula_for_10000_steps():
+    schedule = StepDecay(0.1, step_size=500, factor=0.5)
+    assert_close(evaluate(schedule, STEPS), step_decay_numpy(STEPS, 0.1, 500, 0.5), 0.1)
+
+
+def _wrapped_cases():
+    return {
+        "constant": (0.3, lambda s: np.full_like(s, 0.3, dtype="float64")),
+        "clr": (
+            CyclicalLearningRate(0.05, 0.3, 400, mode="triangular2"),
+            lambda s: clr_numpy(s, 0.05, 0.3, 400, "triangular2"),
+        ),
+        "cosine": (
+            keras.optimizers.schedules.CosineDecay(0.3, decay_steps=6000, alpha=0.01),
+            lambda s: cosine_numpy(s, 0.3, 6000, alpha=0.01),
+        ),
+        "step_decay": (StepDecay(0.3, 1000, 0.5), lambda s: step_decay_numpy(s, 0.3, 1000, 0.5)),
+    }
+
+
+@pytest.mark.parametrize("case", ["constant", "clr", "cosine", "step_decay"])
+@pytest.mark.parametrize("mode", ["linear", "constant"])
+def test_warmup_matches_formula_for_10000_steps(case, mode):
+    wrapped, reference = _wrapped_cases()[case]
+    schedule = Warmup(wrapped, warmup_steps=500, initial_learning_rate=0.01, mode=mode)
+    expected = warmup_numpy(STEPS, reference, 500, 0.01, mode)
+    actual = evaluate(schedule, STEPS)
+    assert_close(actual, expected, 0.3)
+    if mode == "linear":
+        # No jump at the hand-over: the last warmup step is one ramp increment
+        # below the wrapped schedule's first value.
+        increment = (reference(np.zeros(1))[0] - 0.01) / 500
+        assert actual[500] - actual[499] == pytest.approx(increment, rel=1e-3)
+        assert actual[500] == pytest.approx(reference(np.zeros(1))[0], rel=1e-6)
+
+
+def test_warmup_of_zero_steps_is_the_wrapped_schedule():
+    wrapped = StepDecay(0.2, 100, 0.1)
+    schedule = Warmup(wrapped, warmup_steps=0)
+    assert_close(evaluate(schedule, STEPS[:1000]), step_decay_numpy(STEPS[:1000], 0.2, 100, 0.1), 0.2)
+
+
+def test_scalar_steps_give_scalars():
+    schedule = Warmup(CyclicalLearningRate(0.1, 1.0, 10), warmup_steps=5)
+    assert float(schedule(0)) == 0.0
+    assert float(schedule(keras.Variable(5, dtype="int64"))) == pytest.approx(0.1)
+
+
+def _schedules():
+    cosine = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=1000)
+    return [
+        CyclicalLearningRate(1e-3, 1e-1, 200, mode="exp_range", gamma=0.999),
+        StepDecay(0.1, 300, 0.2),
+        Warmup(0.2, 50, initial_learning_rate=0.02, mode="constant"),
+        Warmup(CyclicalLearningRate(1e-3, 1e-1, 200), 50),
+        Warmup(cosine, 50),
+        Warmup(StepDecay(0.1, 300), 50),
+    ]
+
+
+@pytest.mark.parametrize("schedule", _schedules(), ids=lambda s: type(s).__name__)
+def test_config_round_trip(schedule):
+    config = schedule.get_config()
+    json.dumps(config)  # only JSON values, no callables
+    clone = type(schedule).from_config(config)
+    assert clone.get_config() == config
+    serialized = keras.saving.serialize_keras_object(schedule)
+    restored = keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized)))
+    assert type(restored) is type(schedule)
+    steps = np.array([0.0, 10.0, 49.0, 50.0, 51.0, 400.0, 999.0])
+    np.testing.assert_array_equal(evaluate(restored, steps), evaluate(schedule, steps))
+
+
+def test_warmup_config_nests_a_serialized_schedule():
+    cosine = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=1000)
+    config = Warmup(cosine, 10).get_config()
+    assert config["learning_rate"]["class_name"] == "CosineDecay"
+    assert isinstance(config["learning_rate"]["config"], dict)
+    nested = Warmup(CyclicalLearningRate(), 10).get_config()["learning_rate"]
+    assert nested["registered_name"] == "keras_tricks>CyclicalLearningRate"
+
+
+def test_saved_model_with_composed_schedule_loads_without_custom_objects(tmp_path):
+    schedule = Warmup(CyclicalLearningRate(1e-3, 1e-1, 20, mode="triangular2"), 10)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(schedule), "mse")
+    model.fit(np.ones((8, 4)), np.ones((8, 1)), verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.optimizer.get_config()["learning_rate"] == model.optimizer.get_config()[
+        "learning_rate"
+    ]
+
+
+@pytest.mark.parametrize("case", ["clr", "cosine", "step_decay"])
+def test_warmup_composition_in_jit_compiled_fit(case):
+    wrapped, reference = _wrapped_cases()[case]
+    schedule = Warmup(wrapped, warmup_steps=3, initial_learning_rate=0.0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    model.layers[0].set_weights([np.zeros((2, 1), "float32")])
+    model.compile(keras.optimizers.SGD(schedule), "mse", jit_compile=True)
+    x, y = np.ones((10, 2), "float32"), np.ones((10, 1), "float32")
+    model.fit(x, y, batch_size=1, epochs=1, shuffle=False, verbose=0)
+    # Plain SGD on w with a constant input: replay the rates in NumPy.
+    rates = warmup_numpy(np.arange(10.0), reference, 3, 0.0)
+    w = np.zeros(2)
+    for rate in rates:
+        w -= rate * 2 * (w.sum() - 1.0) * np.ones(2)
+    np.testing.assert_allclose(model.layers[0].get_weights()[0][:, 0], w, rtol=1e-5)
+    assert float(model.optimizer.learning_rate) == pytest.approx(
+        warmup_numpy(np.array([10.0]), reference, 3, 0.0)[0], rel=1e-6
+    )
+
+
+def test_linear_scaling_rule():
+    assert scale_learning_rate(0.1, batch_size=8192) == pytest.approx(3.2)
+    assert scale_learning_rate(0.1, batch_size=256) == pytest.approx(0.1)
+    assert scale_learning_rate(0.05, batch_size=64, base_batch_size=32) == pytest.approx(0.1)
+
+
+def test_linear_scaling_reads_the_strategy(strategy):
+    assert global_batch_size(32) == 32
+    assert global_batch_size(32, strategy) == 64
+    with strategy.scope():
+        assert global_batch_size(32) == 64
+        assert scale_learning_rate_for_strategy(0.1, 128) == pytest.approx(0.1)
+    assert scale_learning_rate_for_strategy(0.1, 128, strategy=strategy) == pytest.approx(0.1)
+    assert scale_learning_rate_for_strategy(0.1, 128) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: CyclicalLearningRate(0.1, 0.01), "max_learning_rate.*Received: max_learning_rate=0.01"),
+        (lambda: CyclicalLearningRate(-0.1, 0.01), "base_learning_rate.*Received: base_learning_rate=-0.1"),
+        (lambda: CyclicalLearningRate(step_size=0), "step_size.*>= 1. Received: step_size=0"),
+        (lambda: CyclicalLearningRate(step_size=-3), "Received: step_size=-3"),
+        (lambda: CyclicalLearningRate(step_size=2.5), "step_size.*integer. Received: step_size=2.5"),
+        (lambda: CyclicalLearningRate(gamma=0.0), "gamma.*> 0. Received: gamma=0.0"),
+        (lambda: CyclicalLearningRate(gamma=-1.0), "Received: gamma=-1.0"),
+        (lambda: CyclicalLearningRate(mode="cosine"), "mode.*Received: mode='cosine'"),
+        (lambda: Warmup(0.1, warmup_steps=-1), "warmup_steps.*>= 0. Received: warmup_steps=-1"),
+        (lambda: Warmup(0.1, 10, mode="exp"), "mode.*Received: mode='exp'"),
+        (lambda: Warmup(-0.1, 10), "learning_rate.*Received: learning_rate=-0.1"),
+        (lambda: Warmup(0.1, 10, initial_learning_rate=-1.0), "Received: initial_learning_rate=-1.0"),
+        (lambda: StepDecay(factor=0.0), r"factor.*\(0.0, 1.0\]. Received: factor=0.0"),
+        (lambda: StepDecay(factor=1.5), r"factor.*Received: factor=1.5"),
+        (lambda: StepDecay(step_size=0), "step_size.*Received: step_size=0"),
+        (lambda: StepDecay(initial_learning_rate=-1.0), "Received: initial_learning_rate=-1.0"),
+        (lambda: scale_learning_rate(0.1, 0), "batch_size.*Received: batch_size=0"),
+        (lambda: scale_learning_rate(0.0, 8), "base_learning_rate.*Received: base_learning_rate=0.0"),
+        (lambda: scale_learning_rate(0.1, 8, base_batch_size=0), "Received: base_batch_size=0"),
+        (lambda: global_batch_size(0), "per_replica_batch_size.*Received: per_replica_batch_size=0"),
+    ],
+)
+def test_bad_input(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
