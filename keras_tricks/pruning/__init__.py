@@ -11,6 +11,8 @@ from keras_tricks.pruning._schedules import (
     PolynomialDecay,
     PruningSchedule,
 )
+from keras_tricks.pruning._report import format_sparsity_report, sparsity_report
+from keras_tricks.pruning._shrink import shrink
 from keras_tricks.pruning._wrapper import (
     PruneLowMagnitude,
     prune_low_magnitude,
@@ -22,6 +24,9 @@ __all__ = [
     "PolynomialDecay",
     "PruneLowMagnitude",
     "PruningSchedule",
+    "format_sparsity_report",
     "prune_low_magnitude",
+    "shrink",
+    "sparsity_report",
     "strip_pruning",
 ]

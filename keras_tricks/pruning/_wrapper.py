@@ -1,7 +1,5 @@
 """The pruning wrapper, and the functions that add and remove it."""
 
-import inspect
-
 import keras
 import numpy as np
 
@@ -263,9 +261,6 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self.block_size = block_size
         self._kind = kind
         self.supports_masking = layer.supports_masking
-        parameters = inspect.signature(layer.call).parameters
-        self._layer_takes_training = "training" in parameters
-        self._layer_takes_mask = "mask" in parameters
         self._pruned = []
         self._masks = []
         self._bias = None
@@ -325,11 +320,10 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             config["layer"] = self.layer.get_build_config()
         return config
 
-    def call(self, inputs, *args, training=None, mask=None, **kwargs):
-        if self._layer_takes_training and training is not None:
-            kwargs["training"] = training
-        if self._layer_takes_mask and mask is not None:
-            kwargs["mask"] = mask
+    def call(self, inputs, *args, **kwargs):
+        # `training` and masks reach the wrapped layer through Keras's call
+        # context and the inputs' mask; naming them here would record them in
+        # the functional graph, which `strip_pruning` replays on the bare layer.
         return self.layer(inputs, *args, **kwargs)
 
     def compute_mask(self, inputs, mask=None):
