@@ -6,11 +6,13 @@ schedules in `keras_tricks.schedules`; `LRFinder` runs Smith's range test.
 
 from keras_tricks.callbacks.cyclical_lr import CyclicalLR
 from keras_tricks.callbacks.lr_finder import LRFinder, LRFinderResult
+from keras_tricks.callbacks.pruning import Pruning
 from keras_tricks.callbacks.warmup_lr import WarmupLR
 
 __all__ = [
     "CyclicalLR",
     "LRFinder",
     "LRFinderResult",
+    "Pruning",
     "WarmupLR",
 ]
