@@ -1,3 +1,35 @@
-"""keras_tricks.diagnostics."""
+"""keras_tricks.diagnostics: checks that catch training bugs before they cost a run.
 
-__all__ = []
+Overfit one batch, the loss at initialization, an input-independent baseline,
+a batch-dependency check, a loss-curve monitor, a model linter and a
+transfer-learning plan; `diagnose` runs the checks in order.
+"""
+
+from keras_tricks.diagnostics._diagnose import diagnose
+from keras_tricks.diagnostics._lint import lint_model
+from keras_tricks.diagnostics._monitor import DIAGNOSIS_CODES, LossCurveMonitor
+from keras_tricks.diagnostics._probe_checks import (
+    check_batch_dependence,
+    check_initial_loss,
+)
+from keras_tricks.diagnostics._report import DiagnosisReport, Report
+from keras_tricks.diagnostics._training_checks import (
+    input_independent_baseline,
+    overfit_one_batch,
+)
+from keras_tricks.diagnostics._transfer import FineTuneOptimizer, plan_transfer_learning
+
+__all__ = [
+    "DIAGNOSIS_CODES",
+    "DiagnosisReport",
+    "FineTuneOptimizer",
+    "LossCurveMonitor",
+    "Report",
+    "check_batch_dependence",
+    "check_initial_loss",
+    "diagnose",
+    "input_independent_baseline",
+    "lint_model",
+    "overfit_one_batch",
+    "plan_transfer_learning",
+]

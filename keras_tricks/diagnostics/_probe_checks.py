@@ -1,0 +1,297 @@
+"""Checks that only run the model forward/backward: initial loss, batch dependence."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_tricks import _checks
+from keras_tricks.diagnostics import _data
+from keras_tricks.diagnostics._report import Report
+
+_BATCH_COUPLING = ("BatchNormalization", "SyncBatchNormalization")
+
+
+def _loss_function(model):
+    """`(callable, name, from_logits)` for the model's compiled loss."""
+    loss = model.loss
+    if isinstance(loss, str):
+        return keras.losses.get(loss), loss, False
+    if isinstance(loss, keras.losses.Loss):
+        config = loss.get_config()
+        name = getattr(loss, "fn", None)
+        name = getattr(name, "__name__", type(loss).__name__)
+        return loss, name, bool(config.get("from_logits", False))
+    if callable(loss):
+        return loss, getattr(loss, "__name__", type(loss).__name__), False
+    return None, type(loss).__name__, False
+
+
+def _snake(name):
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and not name[i - 1].isupper():
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def check_initial_loss(model, batch, tolerance=0.25):
+    """Check the loss at initialization against chance level.
+
+    For softmax classification with `C` classes an untrained model should be
+    unsure, so its cross-entropy should be near `-log(1/C)` (`log 2` per
+    output for sigmoid outputs with binary cross-entropy). The check measures
+    the loss on `batch`, reports how far off it is, and looks at the outputs:
+    values outside [0, 1] or not summing to 1 are logits. A loss that is far
+    too high suggests a last layer initialised too large (the network starts
+    confidently wrong) or logits fed to a loss that expects probabilities;
+    probabilities fed to a loss with `from_logits=True` apply softmax twice.
+    Losses other than cross-entropy are skipped.
+
+    Args:
+        model: compiled `keras.Model`, untrained.
+        batch: pair `(x, y)`.
+        tolerance: float >= 0, largest accepted relative distance from
+            `-log(1/C)`. Defaults to `0.25`.
+
+    Returns:
+        `Report` with numbers `initial_loss`, `expected_loss`, `relative_error`,
+        `num_classes`, `outputs_are_probabilities`, `from_logits`.
+
+    Example:
+    >>> keras_tricks.diagnostics.check_initial_loss(model, (x[:128], y[:128]))
+
+    Reference:
+    - [Karpathy, 2019, A recipe for training neural networks](https://karpathy.github.io/2019/04/25/recipe/)
+    """
+    tolerance = _checks.check_positive("tolerance", tolerance, allow_zero=True)
+    x, y = _data.split_xy(batch, "batch")
+    _data.require_compiled(model)
+    _data.check_inputs(model, x, "batch")
+    fn, name, from_logits = _loss_function(model)
+    name = _snake(name)
+    if "categorical_crossentropy" in name:
+        kind = "categorical"
+    elif "binary_crossentropy" in name:
+        kind = "binary"
+    else:
+        return Report(
+            "initial loss",
+            True,
+            f"not a cross-entropy loss ({name}): no chance level to compare with",
+            skipped=True,
+        )
+    out = ops.convert_to_numpy(model(x, training=False)).astype("float64")
+    num_classes = out.shape[-1] if kind == "categorical" else 2
+    expected = math.log(num_classes)
+    in_range = bool(np.all((out >= 0) & (out <= 1)))
+    sums_to_one = kind == "binary" or bool(np.allclose(out.sum(-1), 1.0, atol=1e-3))
+    probabilities = in_range and sums_to_one
+    measured = float(ops.convert_to_numpy(ops.mean(fn(y, model(x, training=False)))))
+    relative = (measured - expected) / expected
+    mismatch = probabilities == from_logits
+    passed = math.isfinite(measured) and abs(relative) <= tolerance and not mismatch
+    numbers = {
+        "initial_loss": measured,
+        "expected_loss": expected,
+        "relative_error": relative,
+        "num_classes": int(num_classes),
+        "outputs_are_probabilities": probabilities,
+        "from_logits": from_logits,
+    }
+    advice = []
+    if mismatch and not from_logits:
+        outside = float(np.mean((out < 0) | (out > 1)))
+        advice.append(
+            f"The outputs look like logits ({100 * outside:.0f}% lie outside [0, 1]"
+            f"{'' if sums_to_one else ', rows do not sum to 1'}) but the loss "
+            "expects probabilities (from_logits=False): logits versus "
+            "probabilities mix-up. Pass from_logits=True to the loss, or end "
+            "the model with a softmax."
+        )
+    elif mismatch:
+        advice.append(
+            "The outputs are already probabilities (in [0, 1], summing to 1) "
+            "but the loss has from_logits=True, so softmax is applied twice and "
+            "the gradient is squashed. Use from_logits=False or drop the softmax."
+        )
+    if not math.isfinite(measured):
+        advice.append("The initial loss is NaN or Inf: check the loss inputs.")
+    elif relative > tolerance:
+        advice.append(
+            f"The loss at initialization is {measured:.4g}, {100 * relative:.0f}% "
+            f"above -log(1/C) = {expected:.4g}: the network starts confidently "
+            "wrong. Initialise the last layer with smaller weights (and a zero "
+            "bias, or the log of the class frequencies), and check that inputs "
+            "are normalized."
+        )
+    elif relative < -tolerance:
+        advice.append(
+            f"The loss at initialization is {measured:.4g}, below chance "
+            f"-log(1/C) = {expected:.4g}: the untrained model already predicts "
+            "the labels. Look for labels leaking into the inputs."
+        )
+    summary = (
+        f"loss at init {measured:.4g} vs -log(1/{num_classes}) = {expected:.4g} "
+        f"({100 * relative:+.0f}%)"
+    )
+    return Report("initial loss", passed, summary, numbers, advice)
+
+
+def _influence_by_gradient(model, x, training, seed):
+    import tensorflow as tf
+
+    xt = tf.convert_to_tensor(x)
+    n = int(xt.shape[0])
+    matrix = np.zeros((n, n))
+    # A random projection of the outputs: a plain sum can be constant (softmax).
+    projection = None
+    for i in range(n):
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            out = model(xt, training=training)
+            if projection is None:
+                rng = np.random.default_rng(seed)
+                projection = tf.constant(rng.standard_normal(out.shape[1:]), out.dtype)
+            target = tf.reduce_sum(out[i] * projection)
+        grad = tape.gradient(target, xt)
+        grad = np.zeros(xt.shape) if grad is None else grad.numpy()
+        matrix[i] = np.abs(grad.reshape(n, -1)).max(axis=1)
+    return matrix
+
+
+def _influence_by_perturbation(model, x, training, seed):
+    x = np.asarray(x, dtype="float32")
+    n = x.shape[0]
+    rng = np.random.default_rng(seed)
+    scale = max(float(np.std(x)), 1.0)
+    base = ops.convert_to_numpy(model(x, training=training)).reshape(n, -1)
+    matrix = np.zeros((n, n))
+    for j in range(n):
+        moved = x.copy()
+        moved[j] += scale * rng.standard_normal(x.shape[1:]).astype("float32")
+        out = ops.convert_to_numpy(model(moved, training=training)).reshape(n, -1)
+        matrix[:, j] = np.abs(out - base).max(axis=1)
+    return matrix
+
+
+def _coupling_layers(model):
+    found = []
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop(0)
+        if type(layer).__name__ in _BATCH_COUPLING:
+            found.append(layer.name)
+        stack.extend(getattr(layer, "layers", []))
+    return found
+
+
+def check_batch_dependence(
+    model,
+    x,
+    num_samples=4,
+    training=False,
+    method="auto",
+    tolerance=1e-6,
+    seed=0,
+):
+    """Check that each sample's output depends only on its own input.
+
+    The gradient of sample `i`'s output (a fixed random projection of it)
+    must reach only input `i`. A reshape
+    or transpose that mixes the batch axis with another breaks this, and the
+    model then learns from its neighbours in the batch. The check builds the
+    influence matrix `M[i, j]` (how much output `i` responds to input `j`)
+    for the first `num_samples` samples and fails if an off-diagonal entry
+    exceeds `tolerance` times the largest diagonal one.
+
+    By default the model runs in inference mode (`training=False`), so
+    BatchNormalization uses its moving statistics and does not couple
+    samples. In training mode it does, legitimately, through the batch mean
+    and variance; the report names such layers.
+
+    Args:
+        model: `keras.Model`, compiled or not.
+        x: inputs (a single array), or a tuple `(x, y)` whose `y` is ignored.
+        num_samples: int >= 2, samples to probe. Defaults to `4`.
+        training: bool, the mode the model runs in. Defaults to `False`.
+        method: `"auto"`, `"gradient"` or `"perturbation"`. `"gradient"` uses
+            `tf.GradientTape` (TensorFlow backend only): one backward pass per
+            sample. `"perturbation"` adds noise to one input at a time and
+            watches the other outputs, with `keras.ops` only, so it runs on
+            every backend. `"auto"` picks `"gradient"` on TensorFlow.
+            Defaults to `"auto"`.
+        tolerance: float >= 0, relative size of an off-diagonal entry that
+            counts as a leak. Defaults to `1e-6`.
+        seed: int, seed of the perturbations and of the random projection
+            of the outputs whose gradient is taken. Defaults to `0`.
+
+    Returns:
+        `Report` with numbers `leak` (largest off-diagonal entry over the
+        largest diagonal one), `num_samples`, `method`, and the influence
+        matrix as `report.matrix` (NumPy array).
+
+    Example:
+    >>> keras_tricks.diagnostics.check_batch_dependence(model, x[:4])
+
+    Reference:
+    - [Karpathy, 2019, A recipe for training neural networks](https://karpathy.github.io/2019/04/25/recipe/)
+    """
+    num_samples = _checks.check_int("num_samples", num_samples, minimum=2)
+    method = _checks.check_choice("method", method, ("auto", "gradient", "perturbation"))
+    tolerance = _checks.check_positive("tolerance", tolerance, allow_zero=True)
+    if isinstance(x, tuple) and len(x) == 2:
+        x = x[0]
+    if isinstance(x, (list, tuple, dict)):
+        _data._fail("x", _data._describe(x), "must be a single array (one model input)")
+    _data.check_inputs(model, x, "x")
+    n = _data._num_samples(x)
+    if n < 2:
+        _data._fail("x", _data._describe(x), "must hold at least 2 samples")
+    x = np.asarray(x)[: min(n, num_samples)]
+    if method == "auto":
+        method = "gradient" if keras.backend.backend() == "tensorflow" else "perturbation"
+    if method == "gradient" and keras.backend.backend() != "tensorflow":
+        _data._fail("method", repr(method), "'gradient' needs the TensorFlow backend")
+    if method == "gradient":
+        matrix = _influence_by_gradient(model, x, training, seed)
+    else:
+        matrix = _influence_by_perturbation(model, x, training, seed)
+    diagonal = float(np.max(np.diag(matrix)))
+    off = matrix.copy()
+    np.fill_diagonal(off, 0.0)
+    off_max = float(off.max())
+    leak = off_max / diagonal if diagonal > 0 else (math.inf if off_max > 0 else 0.0)
+    passed = leak <= tolerance and diagonal > 0
+    coupling = _coupling_layers(model)
+    advice = []
+    if leak > tolerance:
+        pairs = [(int(i), int(j)) for i, j in zip(*np.nonzero(off > tolerance * max(diagonal, 1e-30)), strict=True)]
+        advice.append(
+            f"Outputs depend on other samples' inputs (output i <- input j for "
+            f"{pairs[:6]}{' ...' if len(pairs) > 6 else ''}): a reshape, "
+            "transpose or reduction mixes the batch axis with another. Keep the "
+            "batch axis first and untouched."
+        )
+        if training and coupling:
+            advice.append(
+                f"Layers {coupling} couple the batch in training mode through "
+                "batch statistics; run with training=False to check the rest."
+            )
+    if diagonal == 0:
+        advice.append(
+            "No output responds to its own input: the model ignores its inputs "
+            "(or the gradient is cut before the input)."
+        )
+    summary = f"largest cross-sample influence {leak:.3g} of the largest own-sample one"
+    if coupling and not training:
+        summary += (
+            f"; ran in inference mode, so {', '.join(coupling)} used moving "
+            "statistics (in training mode BatchNorm couples samples by design)"
+        )
+    numbers = {"leak": leak, "num_samples": int(x.shape[0]), "method": method}
+    report = Report("batch dependence", passed, summary, numbers, advice)
+    report.matrix = matrix
+    return report

@@ -1,0 +1,148 @@
+"""Report objects returned by every diagnostic check."""
+
+import math
+
+
+def _format_number(value):
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        return f"{value:.3e}"
+    return f"{value:.4g}"
+
+
+class Report:
+    """The outcome of one diagnostic check.
+
+    A report holds a one-line verdict, the numbers behind it, plain-word advice
+    and, where a curve says more than words, the curves themselves.
+    `print(report)` gives a readable summary; `report.figure()` draws the curves
+    with matplotlib (no display needed).
+
+    Args:
+        check: str, name of the check, e.g. `"overfit one batch"`.
+        passed: bool, whether the check passed.
+        summary: str, one-line verdict.
+        numbers: dict of str to number, the measurements behind the verdict.
+        advice: list of str, likely causes and fixes in plain words.
+        curves: dict of str to list of float, curves worth plotting.
+        findings: list of dict, individual findings (linter, loss monitor),
+            each with at least a `"code"` and a `"message"`.
+        skipped: bool, whether the check did not apply to this model.
+            A skipped check counts as passed. Defaults to `False`.
+
+    Example:
+    >>> report = keras_tricks.diagnostics.overfit_one_batch(model, (x, y))
+    >>> report.passed, report.numbers["final_loss"]
+    """
+
+    def __init__(
+        self,
+        check,
+        passed,
+        summary,
+        numbers=None,
+        advice=None,
+        curves=None,
+        findings=None,
+        skipped=False,
+    ):
+        self.check = check
+        self.passed = bool(passed)
+        self.summary = summary
+        self.numbers = dict(numbers or {})
+        self.advice = list(advice or [])
+        self.curves = {k: [float(v) for v in c] for k, c in (curves or {}).items()}
+        self.findings = list(findings or [])
+        self.skipped = bool(skipped)
+
+    @property
+    def status(self):
+        """`"PASS"`, `"FAIL"` or `"SKIP"`."""
+        if self.skipped:
+            return "SKIP"
+        return "PASS" if self.passed else "FAIL"
+
+    def __str__(self):
+        lines = [f"[{self.status}] {self.check}: {self.summary}"]
+        if self.numbers:
+            numbers = ", ".join(f"{k}={_format_number(v)}" for k, v in self.numbers.items())
+            lines.append(f"    numbers: {numbers}")
+        for finding in self.findings:
+            lines.append(f"    - {finding['message']}")
+        for item in self.advice:
+            lines.append(f"    * {item}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Report {self.check!r}: {self.status}>"
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(str(self))
+
+    def figure(self):
+        """Draw the report's curves; returns a `matplotlib.figure.Figure`.
+
+        Uses the object-oriented matplotlib API, so it works without a display
+        and leaves pyplot's global state alone (the Agg canvas renders it).
+        Returns `None` when the report has no curves.
+        """
+        if not self.curves:
+            return None
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 3.5))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        for label, values in self.curves.items():
+            ax.plot(range(len(values)), values, label=label)
+        positive = all(v > 0 for c in self.curves.values() for v in c if math.isfinite(v))
+        if positive:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_title(f"{self.check}: {self.status}")
+        ax.legend()
+        fig.tight_layout()
+        return fig
+
+
+class DiagnosisReport(Report):
+    """The reports of several checks, in the order they ran.
+
+    `passed` is true when every check passed (skipped checks count as passed);
+    `reports` lists the individual reports and `report[name]` finds one by its
+    check name.
+
+    Args:
+        reports: list of `Report`.
+    """
+
+    def __init__(self, reports):
+        reports = list(reports)
+        failed = [r.check for r in reports if not r.passed]
+        summary = (
+            f"all {len(reports)} checks passed"
+            if not failed
+            else f"{len(failed)} of {len(reports)} checks failed: {', '.join(failed)}"
+        )
+        curves = {}
+        for r in reports:
+            for name, curve in r.curves.items():
+                curves[f"{r.check}: {name}"] = curve
+        super().__init__("diagnose", not failed, summary, curves=curves)
+        self.reports = reports
+
+    def __getitem__(self, check):
+        for report in self.reports:
+            if report.check == check:
+                return report
+        raise KeyError(check)
+
+    def __str__(self):
+        lines = [f"[{self.status}] {self.check}: {self.summary}"]
+        lines.extend(str(r) for r in self.reports)
+        return "\n".join(lines)
