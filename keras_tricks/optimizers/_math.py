@@ -118,7 +118,9 @@ def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     Returns:
         `(phi, new_min_tangent)`.
     """
-    tangent = ops.abs((previous_gradient - gradient) / (1.0 + previous_gradient * gradient))
+    tangent = ops.abs(
+        (previous_gradient - gradient) / (1.0 + previous_gradient * gradient)
+    )
     # atan is strictly increasing, so comparing angles is comparing tangents.
     above = ops.greater(tangent, ops.maximum(min_tangent, 0.0))
     move = ops.less(ops.mean(ops.cast(above, tangent.dtype)), 0.5)

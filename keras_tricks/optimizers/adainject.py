@@ -102,8 +102,12 @@ class _Adam(AdaptiveMoments):
 
 
 def _document(cls, summary, base, defaults="", start=2):
-    cls.__doc__ = summary + "\n" + _INJECT_DOC.format(
-        start=start, base=base, name=cls.__name__, defaults=defaults
+    cls.__doc__ = (
+        summary
+        + "\n"
+        + _INJECT_DOC.format(
+            start=start, base=base, name=cls.__name__, defaults=defaults
+        )
     )
     return cls
 
