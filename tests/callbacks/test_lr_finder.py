@@ -51,8 +51,8 @@ def test_finds_a_rate_where_the_loss_falls_and_restores_everything(digits):
     # Bias-corrected moving average of the recorded losses.
     average, expected = 0.0, []
     for i, loss in enumerate(result.losses):
-        average = 0.98 * average + 0.02 * loss
-        expected.append(average / (1 - 0.98 ** (i + 1)))
+        average = 0.9 * average + 0.1 * loss
+        expected.append(average / (1 - 0.9 ** (i + 1)))
     np.testing.assert_allclose(curve, expected, rtol=1e-12)
 
     # The suggestion lies where the smoothed loss falls: between the CLR
