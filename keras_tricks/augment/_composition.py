@@ -15,11 +15,15 @@ def batch_size(inputs):
 
 
 def select(condition, chosen, other, batched):
-    """Per image, ``chosen`` where ``condition`` else ``other``, for tensors or dicts."""
+    """Per image, ``chosen`` where ``condition`` else ``other``, for tensors or dicts.
+
+    The result has the dtype of ``other`` (the layer's input, already in the
+    compute dtype), whatever dtype policy the nested layer was saved with.
+    """
 
     def pick(a, b):
-        a = ops.convert_to_tensor(a)
-        b = ops.cast(ops.convert_to_tensor(b), a.dtype)
+        b = ops.convert_to_tensor(b)
+        a = ops.cast(ops.convert_to_tensor(a), b.dtype)
         c = condition if batched else condition[0]
         c = ops.reshape(c, ops.shape(c) + (1,) * (len(a.shape) - len(c.shape)))
         return ops.where(c, a, b)
@@ -30,7 +34,10 @@ def select(condition, chosen, other, batched):
 
 
 def serialize(layer):
-    return keras.saving.serialize_keras_object(layer)
+    """A nested layer's config, without its build state so it is the same before and after build."""
+    config = keras.saving.serialize_keras_object(layer)
+    config.pop("build_config", None)
+    return config
 
 
 def deserialize(config):

@@ -75,8 +75,8 @@ class RandomChoice(keras.layers.Layer):
         index = ops.minimum(
             ops.cast(ops.floor(u * len(self.layers)), "int32"), len(self.layers) - 1
         )
-        result = self.layers[0](inputs, training=True)
-        for i, layer in enumerate(self.layers[1:], start=1):
+        result = inputs
+        for i, layer in enumerate(self.layers):
             result = _composition.select(
                 index == i, layer(inputs, training=True), result, batched
             )
