@@ -393,7 +393,12 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         return masks, unit_mask
 
     def get_config(self):
+        # The wrapped layer's own build config would make this config change at
+        # build; `get_build_config` carries it instead.
+        layer = dict(keras.saving.serialize_keras_object(self.layer))
+        layer.pop("build_config", None)
         config = {
+            "layer": layer,
             "pruning_schedule": keras.saving.serialize_keras_object(
                 self.pruning_schedule
             ),
@@ -402,6 +407,14 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             "block_size": None if self.block_size is None else list(self.block_size),
         }
         return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layer = keras.saving.deserialize_keras_object(
+            config.pop("layer"), custom_objects=custom_objects
+        )
+        return cls(layer, **config)
 
 
 def _is_plain_model(model):
