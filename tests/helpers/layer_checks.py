@@ -92,7 +92,7 @@ def check_fit_step(cls, kwargs, input_shape, jit_compile=False):
     assert np.isfinite(history.history["loss"][0])
     after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     if before:
-        assert any(not np.array_equal(a, b) for a, b in zip(before, after)), (
+        assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=False)), (
             "one fit step left every trainable weight unchanged"
         )
     return model
@@ -149,7 +149,24 @@ def replica_values(strategy, variable):
     return [np.asarray(v) for v in strategy.experimental_local_results(variable.value)]
 
 
+_STRATEGIES = {}
+
+
+def shared_strategy(strategy):
+    """One strategy per device set for the whole session.
+
+    Every ``MirroredStrategy`` object numbers its collective ops from the same
+    start, so a second strategy over the same devices in one process reuses
+    the first one's collective instance keys, and an all-reduce of a
+    different shape then aborts with "Shape mismatch in the collective
+    instance". Reusing the first strategy keeps the keys distinct.
+    """
+    devices = tuple(strategy.extended.worker_devices)
+    return _STRATEGIES.setdefault(devices, strategy)
+
+
 def check_mirrored_strategy(cls, kwargs, input_shape, strategy, random=False, rtol=1e-5):
+    strategy = shared_strategy(strategy)
     steps = 3
     sample_shape = (GLOBAL_BATCH * steps,) + tuple(input_shape[1:])
     x = _inputs(sample_shape, seed=7)
@@ -167,14 +184,14 @@ def check_mirrored_strategy(cls, kwargs, input_shape, strategy, random=False, rt
     if random:
         moved = [
             not np.array_equal(a, b)
-            for a, b in zip(weights, distributed.get_weights())
+            for a, b in zip(weights, distributed.get_weights(), strict=False)
         ]
         assert any(moved), "training under the strategy left the weights unchanged"
         return distributed
 
     single = _train(cls, kwargs, sample_shape, weights, x, y)
     for a, b, variable in zip(
-        single.get_weights(), distributed.get_weights(), single.weights
+        single.get_weights(), distributed.get_weights(), single.weights, strict=False
     ):
         np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-6, err_msg=variable.path)
     return distributed

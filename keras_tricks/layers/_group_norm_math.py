@@ -1,0 +1,167 @@
+"""The maths shared by GroupNormalization and InstanceNormalization.
+
+Both layers normalize each sample over groups of channels and the spatial
+axes (instance normalization is the case of one channel per group). The
+normalization is written as a scale and shift, ``y = x * a + b`` with ``a``
+and ``b`` per sample and channel:
+
+    a = gamma * rsqrt(var + epsilon),   b = beta - mean * a,
+
+where ``mean`` and ``var`` are the per-(sample, group) statistics, always
+computed in float32. That is one pass over ``x`` for the statistics and one
+for the output, instead of the several elementwise passes of
+``(x - mean) / sqrt(var + epsilon) * gamma + beta``.
+
+Two implementations give the same numbers:
+
+- ``group_norm_ops``: ``keras.ops`` only, for every backend;
+- ``group_norm_tf``: the TensorFlow fast path, the same maths as one
+  ``tf.function(jit_compile=True)`` kernel with an analytic gradient that also
+  reduces to per-(sample, channel) sums, so the backward pass reads ``x`` and
+  the upstream gradient twice.
+
+``group_norm`` picks between them with ``keras.backend.backend()``.
+"""
+
+import functools
+
+import keras
+from keras import ops
+
+
+def _grouped_shape(shape, axis, groups):
+    """Shape ``(N, before, groups, channels // groups, after)`` of the input.
+
+    ``before`` and ``after`` are the products of the axes before and after the
+    channel axis (the batch axis excluded); dynamic sizes come in as tensors.
+    """
+    channels = shape[axis]
+    before = functools.reduce(lambda p, d: p * d, shape[1:axis], 1)
+    after = functools.reduce(lambda p, d: p * d, shape[axis + 1 :], 1)
+    return (shape[0], before, groups, channels // groups, after)
+
+
+def _scale_and_shift(mean, var, gamma, beta, epsilon, grouped):
+    """``a`` and ``b`` of shape ``(N, 1, groups, channels // groups, 1)``."""
+    _, _, groups, per_group, _ = grouped
+    inv = ops.rsqrt(var + epsilon)
+    gamma = ops.reshape(gamma, (1, 1, groups, per_group, 1))
+    beta = ops.reshape(beta, (1, 1, groups, per_group, 1))
+    a = inv * gamma
+    return a, beta - mean * a
+
+
+def group_norm_ops(x, gamma, beta, groups, axis, epsilon):
+    """Group normalization of ``x`` with ``keras.ops`` only.
+
+    Args:
+        x: tensor of rank >= 2; ``axis`` (non-negative) holds the channels.
+        gamma: float32 tensor of shape ``(channels,)``.
+        beta: float32 tensor of shape ``(channels,)``.
+        groups: int, number of groups dividing the channel count.
+        axis: int, the channel axis, in ``[1, rank)``.
+        epsilon: float, added to the variance.
+
+    Returns:
+        A tensor of the shape and dtype of ``x``.
+    """
+    shape = ops.shape(x)
+    grouped = _grouped_shape(list(shape), axis, groups)
+    x5 = ops.cast(ops.reshape(x, grouped), "float32")
+    mean = ops.mean(x5, axis=(1, 3, 4), keepdims=True)
+    # Two-pass variance, as numerically safe as Keras's own layer.
+    var = ops.mean(ops.square(x5 - mean), axis=(1, 3, 4), keepdims=True)
+    a, b = _scale_and_shift(mean, var, gamma, beta, epsilon, grouped)
+    y = x5 * a + b
+    return ops.cast(ops.reshape(y, shape), x.dtype)
+
+
+@functools.cache
+def _tf_kernel(groups, axis, epsilon):
+    """One XLA-compiled group-norm kernel with its analytic gradient."""
+    import tensorflow as tf
+
+    def statistics(x5):
+        # One pass over x: per-(sample, channel) sums of the data shifted by
+        # its first element (exact when channels hold a large offset), then
+        # Chan et al.'s combination of per-channel moments into group moments.
+        per_channel = tf.cast(tf.shape(x5)[1] * tf.shape(x5)[4], tf.float32)
+        shift = tf.stop_gradient(x5[:, :1, :, :, :1])
+        centred = x5 - shift
+        sum_c = tf.reduce_sum(centred, axis=(1, 4), keepdims=True)
+        sumsq_c = tf.reduce_sum(tf.square(centred), axis=(1, 4), keepdims=True)
+        mean_c = shift + sum_c / per_channel
+        m2_c = sumsq_c - sum_c * sum_c / per_channel
+        count = per_channel * tf.cast(tf.shape(x5)[3], tf.float32)
+        mean = tf.reduce_sum(mean_c, axis=3, keepdims=True) * (per_channel / count)
+        m2 = tf.reduce_sum(
+            m2_c + per_channel * tf.square(mean_c - mean), axis=3, keepdims=True
+        )
+        return mean, m2 / count, count
+
+    @tf.custom_gradient
+    def normalize(x, gamma, beta):
+        shape = tf.shape(x)
+        dims = [s if s is not None else shape[i] for i, s in enumerate(x.shape)]
+        grouped = _grouped_shape(dims, axis, groups)
+        x5 = tf.cast(tf.reshape(x, grouped), tf.float32)
+        mean, var, count = statistics(x5)
+        rstd = tf.math.rsqrt(var + epsilon)
+        gamma5 = tf.reshape(gamma, (1, 1, groups, -1, 1))
+        a = rstd * gamma5
+        b = tf.reshape(beta, (1, 1, groups, -1, 1)) - mean * a
+        y = tf.reshape(tf.cast(x5 * a + b, x.dtype), shape)
+
+        def grad(dy):
+            dy5 = tf.cast(tf.reshape(dy, grouped), tf.float32)
+            # Per-(sample, channel) sums of dy and dy * x: the only reductions.
+            sum_dy = tf.reduce_sum(dy5, axis=(1, 4), keepdims=True)
+            sum_dy_xc = tf.reduce_sum(dy5 * (x5 - mean), axis=(1, 4), keepdims=True)
+            d_beta = tf.reshape(tf.reduce_sum(sum_dy, axis=0), [-1])
+            d_gamma = tf.reshape(tf.reduce_sum(sum_dy_xc * rstd, axis=0), [-1])
+            # dx = rstd * (g*dy - mean_g(g*dy) - xhat * mean_g(g*dy*xhat)),
+            # written as dx = dy * a + x * c + d with c, d per (sample, group).
+            k1 = tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True) / count
+            k2 = tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True) / count
+            c = -k2 * rstd * rstd * rstd
+            d = -rstd * k1 - mean * c
+            dx = tf.cast(dy5 * a + x5 * c + d, x.dtype)
+            return tf.reshape(dx, shape), d_gamma, d_beta
+
+        return y, grad
+
+    return tf.function(normalize, jit_compile=True, autograph=False)
+
+
+def group_norm_tf(x, gamma, beta, groups, axis, epsilon):
+    """Group normalization of ``x`` as one XLA kernel (TensorFlow backend only).
+
+    Same arguments and numbers as ``group_norm_ops``.
+    """
+    kernel = _tf_kernel(int(groups), int(axis), float(epsilon))
+    return kernel(x, gamma, beta)
+
+
+def group_norm(x, gamma, beta, groups, axis, epsilon):
+    """Group normalization, on the fastest path the backend offers.
+
+    ``gamma`` or ``beta`` may be ``None`` (no scale, no centre).
+    """
+    channels = x.shape[axis]
+    if gamma is None:
+        gamma = ops.ones((channels,), dtype="float32")
+    if beta is None:
+        beta = ops.zeros((channels,), dtype="float32")
+    gamma = ops.cast(ops.convert_to_tensor(gamma), "float32")
+    beta = ops.cast(ops.convert_to_tensor(beta), "float32")
+    if keras.backend.backend() == "tensorflow":
+        return group_norm_tf(x, gamma, beta, groups, axis, epsilon)
+    return group_norm_ops(x, gamma, beta, groups, axis, epsilon)
+
+
+def normalize_axis(axis, rank):
+    """``axis`` as a non-negative index, or ``None`` when out of range or batch."""
+    positive = axis + rank if axis < 0 else axis
+    if positive < 1 or positive >= rank:
+        return None
+    return positive

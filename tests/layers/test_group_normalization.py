@@ -1,0 +1,188 @@
+"""GroupNormalization: harness, Keras equality, NumPy reference, both paths."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_tricks.layers import GroupNormalization, _group_norm_math
+from tests.helpers.layer_checks import check_layer
+from tests.layers import _norm_reference as ref
+
+
+def test_layer_checks(tmp_path, strategy):
+    kwargs = {"groups": 2, "axis": 1, "gamma_regularizer": "l2"}
+    check_layer(GroupNormalization, kwargs, (4, 4, 3, 5), tmp_path, strategy=strategy)
+
+
+def _random_weights(channels, seed):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.normal(1.0, 0.5, size=channels).astype("float32"),
+        rng.normal(0.0, 0.5, size=channels).astype("float32"),
+    )
+
+
+CASES = [
+    # (input shape, groups, axis)
+    ((3, 5, 5, 8), 4, -1),
+    ((3, 8, 5, 5), 2, 1),
+    ((2, 7, 12), 3, -1),
+    ((2, 12, 7), 12, 1),
+    ((2, 3, 4, 5, 6), 3, -1),
+    ((2, 6, 3, 4, 5), 1, 1),
+    ((4, 16), 4, -1),
+]
+
+
+@pytest.mark.parametrize("shape, groups, axis", CASES)
+def test_equals_keras_group_normalization(shape, groups, axis):
+    x = np.random.default_rng(0).normal(2.0, 3.0, size=shape).astype("float32")
+    theirs = keras.layers.GroupNormalization(groups=groups, axis=axis)
+    ours = GroupNormalization(groups=groups, axis=axis)
+    theirs.build(shape)
+    ours.build(shape)
+    weights = _random_weights(shape[axis], 1)
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    np.testing.assert_allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+    assert ours.get_config() == {**theirs.get_config(), "name": ours.name}
+
+
+@pytest.mark.parametrize("shape, groups, axis", CASES)
+def test_matches_numpy_reference_and_gradient(shape, groups, axis):
+    rng = np.random.default_rng(2)
+    x = rng.normal(-1.0, 2.0, size=shape).astype("float32")
+    upstream = rng.normal(size=shape).astype("float32")
+    layer = GroupNormalization(groups=groups, axis=axis, epsilon=1e-3)
+    layer.build(shape)
+    gamma, beta = _random_weights(shape[axis], 3)
+    layer.set_weights([gamma, beta])
+
+    x_t = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x_t)
+        y = layer(x_t)
+        loss = tf.reduce_sum(y * upstream)
+    grads = tape.gradient(loss, [x_t, layer.gamma.value, layer.beta.value])
+
+    expected = ref.group_norm(x, gamma, beta, groups, axis, 1e-3)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
+    for got, want in zip(grads, ref.group_norm_grad(x, gamma, upstream, groups, axis, 1e-3), strict=False):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4)
+
+
+def test_numpy_gradient_matches_finite_differences():
+    """The hand-derived NumPy gradient the layer is held to is itself right."""
+    rng = np.random.default_rng(4)
+    shape, groups, axis, eps = (2, 3, 4, 6), 3, -1, 1e-3
+    x = rng.normal(size=shape)
+    gamma, beta = rng.normal(size=6), rng.normal(size=6)
+    upstream = rng.normal(size=shape)
+    dx, d_gamma, d_beta = ref.group_norm_grad(x, gamma, upstream, groups, axis, eps)
+
+    def loss(x=x, gamma=gamma, beta=beta):
+        return np.sum(ref.group_norm(x, gamma, beta, groups, axis, eps) * upstream)
+
+    h = 1e-6
+    for index in [(0, 0, 0, 0), (1, 2, 3, 5), (0, 1, 2, 3)]:
+        step = np.zeros(shape)
+        step[index] = h
+        numeric = (loss(x=x + step) - loss(x=x - step)) / (2 * h)
+        np.testing.assert_allclose(dx[index], numeric, rtol=1e-6, atol=1e-8)
+    for c in range(6):
+        e = np.eye(6)[c] * h
+        numeric_g = (loss(gamma=gamma + e) - loss(gamma=gamma - e)) / (2 * h)
+        numeric_b = (loss(beta=beta + e) - loss(beta=beta - e)) / (2 * h)
+        np.testing.assert_allclose(d_gamma[c], numeric_g, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(d_beta[c], numeric_b, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("shape, groups, axis", [CASES[0], CASES[1], CASES[4]])
+def test_tensorflow_fast_path_equals_keras_ops_path(shape, groups, axis, dtype):
+    rng = np.random.default_rng(5)
+    x = tf.constant(rng.normal(3.0, 2.0, size=shape).astype(dtype))
+    upstream = tf.constant(rng.normal(size=shape).astype(dtype))
+    gamma, beta = (tf.constant(w) for w in _random_weights(shape[axis], 6))
+    positive = axis % len(shape)
+    results = []
+    for path in (_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf):
+        with tf.GradientTape() as tape:
+            tape.watch([x, gamma, beta])
+            y = path(x, gamma, beta, groups, positive, 1e-3)
+            loss = tf.reduce_sum(tf.cast(y * upstream, "float32"))
+        assert y.dtype == dtype
+        results.append([y] + tape.gradient(loss, [x, gamma, beta]))
+    tol = 1e-5 if dtype == "float32" else 1e-2
+    for ops_value, tf_value in zip(*results, strict=False):
+        np.testing.assert_allclose(
+            tf_value.numpy().astype("float64"),
+            ops_value.numpy().astype("float64"),
+            rtol=tol,
+            atol=tol,
+        )
+
+
+def test_mixed_float16_keeps_statistics_in_float32():
+    # Squares of ~300 summed over 4096 values overflow float16 (max 65504).
+    x = np.random.default_rng(7).normal(300.0, 1.0, size=(2, 32, 32, 4)).astype("float16")
+    expected = ref.group_norm(x, np.ones(4), np.zeros(4), 2, -1, 1e-3)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    layer = GroupNormalization(groups=2)
+    y = layer(x)
+    assert y.dtype == "float16"
+    assert layer.gamma.dtype == "float32"
+    np.testing.assert_allclose(y.numpy().astype("float64"), expected, atol=2e-2)
+
+
+def test_xla_inside_xla():
+    layer = GroupNormalization(groups=2)
+    x = tf.constant(np.random.default_rng(8).normal(size=(2, 4, 4, 6)).astype("float32"))
+    layer.build(x.shape)
+
+    @tf.function(jit_compile=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * y * y)
+        return y, tape.gradient(loss, x)
+
+    y, dx = step(x)
+    eager_y = layer(x)
+    np.testing.assert_allclose(y.numpy(), eager_y.numpy(), rtol=1e-5, atol=1e-5)
+    assert np.all(np.isfinite(dx.numpy()))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"groups": 0}, r"`groups` must be an integer >= 1. Received: groups=0"),
+        ({"groups": -2}, r"Received: groups=-2"),
+        ({"groups": 2.5}, r"`groups` must be an integer. Received: groups=2.5"),
+        ({"epsilon": 0.0}, r"`epsilon` must be > 0. Received: epsilon=0.0"),
+        ({"epsilon": -1e-3}, r"Received: epsilon=-0.001"),
+        ({"axis": "x"}, r"`axis` must be an integer. Received: axis='x'"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        GroupNormalization(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, shape, match",
+    [
+        ({"groups": 3}, (2, 4, 8), r"`groups` must divide the number of channels \(8\). Received: groups=3"),
+        ({"groups": 16}, (2, 4, 8), r"Received: groups=16"),
+        ({"groups": 2, "axis": 3}, (2, 4, 8), r"`axis` must index a non-batch axis .*Received: axis=3"),
+        ({"groups": 2, "axis": 0}, (2, 4, 8), r"Received: axis=0"),
+        ({"groups": 2, "axis": -4}, (2, 4, 8), r"Received: axis=-4"),
+        ({"groups": 1}, (4,), r"`input_shape` must have a rank >= 2. Received: input_shape=\(4,\)"),
+        ({"groups": 2}, (2, 4, None), r"`input_shape` must have a known size on the channel axis -1. Received: input_shape=\(2, 4, None\)"),
+    ],
+)
+def test_bad_input_shapes(kwargs, shape, match):
+    with pytest.raises(ValueError, match=match):
+        GroupNormalization(**kwargs).build(shape)
