@@ -258,6 +258,10 @@ class RandomPhotometric(_base.AugmentationLayer):
             )
             total = self._compose(t, matrices, mean, first, last)
             linear, offset = total[:, :channels, :channels], total[:, :channels, -1]
+            if not (self._enabled("saturation") or self._enabled("hue")):
+                # Without channel mixing the matrix is diagonal: one x * a + b.
+                scale = ops.diagonal(linear, axis1=1, axis2=2)
+                return x * scale[:, None, None, :] + offset[:, None, None, :]
             return ops.einsum("bhwc,bdc->bhwd", x, linear) + offset[:, None, None, :]
 
         if not self._enabled("gamma"):

@@ -164,7 +164,7 @@ def test_inside_a_model_under_mirrored_strategy(strategy):
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     before = model.get_weights()
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
     for variable in model.weights:
         values = layer_checks.replica_values(strategy, variable)
         for other in values[1:]:

@@ -172,7 +172,7 @@ def _numpy_photometric(x, t, low, high):
     x = gray[..., None] + s * (x - gray[..., None])
     yiq = np.array([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
     out = []
-    for img, h in zip(x, t["hue"]):
+    for img, h in zip(x, t["hue"], strict=True):
         a = 2 * math.pi * h
         r = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
         out.append(img @ (np.linalg.inv(yiq) @ r @ yiq).T)
