@@ -6,12 +6,12 @@ wrapper and `prune_low_magnitude` to add it, `strip_pruning` to remove it,
 is `keras_tricks.callbacks.Pruning`.
 """
 
+from keras_tricks.pruning._report import format_sparsity_report, sparsity_report
 from keras_tricks.pruning._schedules import (
     ConstantSparsity,
     PolynomialDecay,
     PruningSchedule,
 )
-from keras_tricks.pruning._report import format_sparsity_report, sparsity_report
 from keras_tricks.pruning._shrink import shrink
 from keras_tricks.pruning._wrapper import (
     PruneLowMagnitude,
