@@ -1,0 +1,114 @@
+"""The conformance suite: every exported optimizer, enrolled automatically.
+
+For each: the config round-trips (before and after build, through Keras's own
+serializer and through `get`), it minimizes a quadratic and the Rosenbrock
+function, and `fit` on real digits lowers the loss, with `jit_compile` on and
+off giving the same weights.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_tricks import optimizers
+from tests.optimizers.conftest import (
+    assert_weights_close,
+    compile_mlp,
+    digits,
+    digits_mlp,
+    every_optimizer,
+)
+
+
+def test_every_optimizer_is_enrolled_and_named():
+    from tests.optimizers.conftest import OPTIMIZERS
+
+    assert len(OPTIMIZERS) == 8
+    assert sorted(cls.__name__.lower() for cls in OPTIMIZERS) == (
+        optimizers.list_optimizers()
+    )
+
+
+@every_optimizer
+def test_config_round_trip(cls):
+    optimizer = cls(learning_rate=0.01, weight_decay=0.001, clipnorm=1.0)
+    before = optimizer.get_config()
+    json.dumps(before)  # JSON values only
+    optimizer.build([keras.Variable(np.ones((2, 3), "float32"))])
+    assert optimizer.get_config() == before
+    assert cls.from_config(before).get_config() == before
+    serialized = keras.optimizers.serialize(optimizer)
+    assert serialized["registered_name"] == f"keras_tricks>{cls.__name__}"
+    revived = keras.optimizers.deserialize(json.loads(json.dumps(serialized)))
+    assert type(revived) is cls
+    assert revived.get_config() == before
+    by_name = optimizers.get(cls.__name__.upper(), learning_rate=0.01)
+    assert type(by_name) is cls
+    assert type(optimizers.get(serialized)) is cls
+    assert optimizers.get(optimizer) is optimizer
+
+
+def _rosenbrock(p):
+    # Scaled by 1/100 so that AdaInject's g**2 term stays of the order of g.
+    return 0.01 * (1.0 - p[0]) ** 2 + (p[1] - p[0] ** 2) ** 2
+
+
+QUADRATIC_CENTRE = np.array([1.0, -1.0, 0.5, 2.0], "float32")
+QUADRATIC_SCALE = np.array([1.0, 0.5, 0.2, 2.0], "float32")
+
+
+def _quadratic(p):
+    return tf.reduce_sum(QUADRATIC_SCALE * (p - QUADRATIC_CENTRE) ** 2)
+
+
+@every_optimizer
+def test_minimizes_quadratic_and_rosenbrock(cls):
+    start = np.array([-1.0, 1.5], "float32")
+    rosen = keras.Variable(start)
+    quad = keras.Variable(np.zeros(4, "float32"))
+    optimizer = cls(learning_rate=0.02)
+
+    @tf.function(autograph=False)
+    def train():
+        # The two losses share no variable, so one optimizer minimizes both.
+        def body(t):
+            with tf.GradientTape() as tape:
+                loss = _rosenbrock(rosen.value) + _quadratic(quad.value)
+            grads = tape.gradient(loss, [rosen.value, quad.value])
+            optimizer.apply_gradients(zip(grads, [rosen, quad], strict=True))
+            return (t + 1,)
+
+        tf.while_loop(lambda t: t < 2000, body, (tf.constant(0),))
+
+    train()
+    np.testing.assert_allclose(quad.numpy(), QUADRATIC_CENTRE, atol=0.01)
+    assert float(_rosenbrock(rosen.numpy())) < 0.05 * float(_rosenbrock(start))
+
+
+@every_optimizer
+def test_fit_on_digits_lowers_loss(cls):
+    # jit_compile=True: the update traces under XLA (no Python control on tensors).
+    x, y = digits()
+    model = compile_mlp(digits_mlp(), cls(learning_rate=0.03), jit_compile=True)
+    history = model.fit(x, y, batch_size=32, epochs=4, shuffle=False, verbose=0)
+    losses = history.history["loss"]
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False)), losses
+    assert losses[-1] < 0.95 * losses[0], losses
+
+
+@pytest.mark.parametrize("cls", [optimizers.AngularGrad, optimizers.RAdamInject])
+def test_fit_same_weights_with_and_without_jit(cls):
+    # The two optimizers with the most scalar switches (per-tensor angle
+    # decision; rectification and injection start).
+    x, y = digits(128)
+    weights = []
+    for jit_compile in (False, True):
+        model = compile_mlp(
+            digits_mlp(), cls(learning_rate=0.01), jit_compile=jit_compile
+        )
+        model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    assert_weights_close(weights[1], weights[0], rtol=1e-4, atol=1e-5)
