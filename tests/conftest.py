@@ -24,9 +24,15 @@ import pytest  # noqa: E402
 import keras_tricks  # noqa: E402, F401  (registers every public class)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def strategy():
-    """A ``MirroredStrategy`` over the two logical CPU devices."""
+    """A ``MirroredStrategy`` over the two logical CPU devices.
+
+    One strategy serves the whole session: a fresh ``MirroredStrategy`` per test
+    reuses the collective keys of the last one, and TensorFlow then matches an
+    all-reduce of this test against the cached shapes of an earlier test's
+    ("Shape mismatch in the collective instance").
+    """
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
     assert len(devices) == 2, devices
     return tf.distribute.MirroredStrategy(devices)
