@@ -1,0 +1,92 @@
+"""Every argument check raises a ValueError naming the argument and the value."""
+
+import pytest
+
+from keras_tricks import optimizers
+from tests.optimizers.conftest import every_optimizer
+
+BAD_COMMON = [
+    (
+        {"learning_rate": -0.1},
+        r"`learning_rate` must be >= 0\. Received: learning_rate=-0\.1",
+    ),
+    (
+        {"learning_rate": "fast"},
+        r"`learning_rate` must be a float.*Received: learning_rate='fast'",
+    ),
+    ({"learning_rate": True}, r"Received: learning_rate=True"),
+    ({"beta_1": 1.0}, r"`beta_1` must be in \[0\.0, 1\.0\)\. Received: beta_1=1\.0"),
+    ({"beta_1": -0.1}, r"Received: beta_1=-0\.1"),
+    ({"beta_2": 1.5}, r"`beta_2` must be in \[0\.0, 1\.0\)\. Received: beta_2=1\.5"),
+    ({"epsilon": -1e-8}, r"`epsilon` must be >= 0\. Received: epsilon=-1e-08"),
+    (
+        {"weight_decay": -0.01},
+        r"`weight_decay` must be >= 0\. Received: weight_decay=-0\.01",
+    ),
+    (
+        {"l2_weight_decay": -1.0},
+        r"`l2_weight_decay` must be >= 0\. Received: l2_weight_decay=-1\.0",
+    ),
+    ({"amsgrad": "yes"}, r"`amsgrad` must be a bool\. Received: amsgrad='yes'"),
+]
+
+
+@every_optimizer
+@pytest.mark.parametrize("kwargs, message", BAD_COMMON)
+def test_bad_common_arguments(cls, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cls(**kwargs)
+
+
+def test_integer_learning_rate_and_schedule_are_accepted():
+    assert optimizers.RAdam(learning_rate=1).get_config()["learning_rate"] == 1.0
+    import keras
+
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    assert optimizers.AdaBelief(learning_rate=schedule).learning_rate is not None
+
+
+def test_unknown_method():
+    with pytest.raises(
+        ValueError,
+        match=r"`method` must be one of 'cos', 'tan'\. Received: method='sin'",
+    ):
+        optimizers.AngularGrad(method="sin")
+
+
+@pytest.mark.parametrize(
+    "cls, name",
+    [
+        (optimizers.AdaBelief, "rectify"),
+        (optimizers.AdaBelief, "degenerated_to_sgd"),
+        (optimizers.RAdam, "degenerated_to_sgd"),
+    ],
+)
+def test_flags_must_be_bool(cls, name):
+    with pytest.raises(
+        ValueError, match=rf"`{name}` must be a bool\. Received: {name}=1"
+    ):
+        cls(**{name: 1})
+
+
+@pytest.mark.parametrize("cls", [optimizers.AdamInject, optimizers.RAdamInject])
+def test_injection_divisor_must_be_positive(cls):
+    with pytest.raises(
+        ValueError,
+        match=r"`injection_divisor` must be > 0\. Received: injection_divisor=0",
+    ):
+        cls(injection_divisor=0)
+
+
+@pytest.mark.parametrize("name", ["adamw", "", "ada belief"])
+def test_get_unknown_name(name):
+    with pytest.raises(
+        ValueError,
+        match=rf"`identifier` must be one of 'adabelief'.*Received: identifier='{name}'",
+    ):
+        optimizers.get(name)
+
+
+def test_get_wrong_type():
+    with pytest.raises(ValueError, match=r"Received: identifier=3"):
+        optimizers.get(3)
