@@ -73,3 +73,15 @@ def bias_and_activation(layer, outputs, bias):
 def apply_kernel(layer, inputs, kernel):
     """What ``layer(inputs)`` computes, with ``kernel`` in place of its own."""
     return bias_and_activation(layer, linear(layer, inputs, kernel), layer.bias)
+
+
+def wrapper_config(base_config, layer):
+    """``base_config`` with the wrapped ``layer`` serialized without its build.
+
+    ``keras.layers.Wrapper.get_config`` stores the wrapped layer's
+    ``build_config`` once it is built, so the config would change on
+    ``build``; the wrapper builds its layer itself, so the shape is not needed.
+    """
+    serialized = keras.saving.serialize_keras_object(layer)
+    serialized.pop("build_config", None)
+    return {**base_config, "layer": serialized}

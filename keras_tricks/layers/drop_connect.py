@@ -1,5 +1,7 @@
 """DropConnect: drop individual weights of a Dense or Conv layer in training."""
 
+import copy
+
 import keras
 
 from keras_tricks import _checks
@@ -73,5 +75,10 @@ class DropConnect(keras.layers.Wrapper):
 
     def get_config(self):
         config = {"rate": self.rate, "seed": self.seed}
-        base_config = super().get_config()
+        base_config = _kernel_layers.wrapper_config(super().get_config(), self.layer)
         return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        # keras.layers.Wrapper.from_config pops "layer" from the dict it gets.
+        return super().from_config(copy.deepcopy(config), custom_objects)

@@ -1,5 +1,7 @@
 """WeightNormalization: reparametrize a kernel as direction times length."""
 
+import copy
+
 import keras
 from keras import ops
 
@@ -159,5 +161,10 @@ class WeightNormalization(keras.layers.Wrapper):
 
     def get_config(self):
         config = {"data_init": self.data_init}
-        base_config = super().get_config()
+        base_config = _kernel_layers.wrapper_config(super().get_config(), self.layer)
         return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        # keras.layers.Wrapper.from_config pops "layer" from the dict it gets.
+        return super().from_config(copy.deepcopy(config), custom_objects)

@@ -1,7 +1,8 @@
 """The one helper every layer test calls.
 
 ``check_layer(cls, kwargs, input_shape, tmp_path)`` runs, for one layer class
-and its arguments, every check a Keras user relies on:
+and its arguments, every check a Keras user relies on (a layer among the
+arguments, as a wrapper takes, is cloned unbuilt for every construction):
 
 - ``get_config``/``from_config`` round trip, JSON-serializable, the same before
   and after ``build``;
@@ -27,6 +28,25 @@ import numpy as np
 GLOBAL_BATCH = 8
 
 
+def _make(cls, kwargs):
+    """``cls(**kwargs)`` with a fresh copy of every layer argument.
+
+    A wrapper (``kwargs={"layer": keras.layers.Dense(3)}``) must wrap a new,
+    unbuilt layer each time a check constructs it, under the dtype policy in
+    force (so its saved ``dtype`` is dropped).
+    """
+
+    def clone(layer):
+        config = {k: v for k, v in layer.get_config().items() if k != "dtype"}
+        return type(layer).from_config(config)
+
+    fresh = {
+        key: clone(value) if isinstance(value, keras.layers.Layer) else value
+        for key, value in kwargs.items()
+    }
+    return cls(**fresh)
+
+
 def _inputs(input_shape, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=input_shape).astype("float32")
@@ -38,7 +58,7 @@ def _model(layer, input_shape):
 
 
 def check_config_round_trip(cls, kwargs, input_shape):
-    layer = cls(**kwargs)
+    layer = _make(cls, kwargs)
     before = layer.get_config()
     json.dumps(before)  # only JSON values in a config
     layer(_inputs(input_shape))
@@ -55,7 +75,7 @@ def check_config_round_trip(cls, kwargs, input_shape):
 
 
 def check_symbolic_and_eager(cls, kwargs, input_shape):
-    layer = cls(**kwargs)
+    layer = _make(cls, kwargs)
     symbolic = layer(keras.KerasTensor(input_shape))
     expected = tuple(layer.compute_output_shape(input_shape))
     assert tuple(symbolic.shape) == expected, (symbolic.shape, expected)
@@ -65,7 +85,7 @@ def check_symbolic_and_eager(cls, kwargs, input_shape):
 
 
 def check_save_load(cls, kwargs, input_shape, tmp_path):
-    model = _model(cls(**kwargs), input_shape)
+    model = _model(_make(cls, kwargs), input_shape)
     x = _inputs(input_shape, seed=1)
     # Move weights off their initial values so that loading them is tested.
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
@@ -80,7 +100,7 @@ def check_save_load(cls, kwargs, input_shape, tmp_path):
 
 
 def check_fit_step(cls, kwargs, input_shape, jit_compile=False):
-    model = _model(cls(**kwargs), input_shape)
+    model = _model(_make(cls, kwargs), input_shape)
     x = _inputs(input_shape, seed=3)
     y_shape = (input_shape[0],) + tuple(model.output_shape[1:])
     y = np.random.default_rng(4).normal(size=y_shape).astype("float32")
@@ -100,7 +120,7 @@ def check_fit_step(cls, kwargs, input_shape, jit_compile=False):
 
 def check_jit_compile(cls, kwargs, input_shape):
     x = _inputs(input_shape, seed=5)
-    model = _model(cls(**kwargs), input_shape)
+    model = _model(_make(cls, kwargs), input_shape)
     model.compile(loss="mse", jit_compile=False)
     eager = model.predict(x, verbose=0)
     jitted = keras.models.clone_model(model)
@@ -112,11 +132,11 @@ def check_jit_compile(cls, kwargs, input_shape):
 
 def check_mixed_float16(cls, kwargs, input_shape, rtol=2e-2, atol=2e-2):
     x = _inputs(input_shape, seed=6)
-    reference = _model(cls(**kwargs), input_shape)
+    reference = _model(_make(cls, kwargs), input_shape)
     expected = reference.predict(x, verbose=0)
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        layer = cls(**kwargs)
+        layer = _make(cls, kwargs)
         model = _model(layer, input_shape)
         model.set_weights(reference.get_weights())
         out = layer(x)
@@ -136,7 +156,7 @@ def check_mixed_float16(cls, kwargs, input_shape, rtol=2e-2, atol=2e-2):
 def _train(cls, kwargs, input_shape, weights, x, y, strategy=None):
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        model = _model(cls(**kwargs), input_shape)
+        model = _model(_make(cls, kwargs), input_shape)
         if weights is not None:
             model.set_weights(weights)
         model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
@@ -170,7 +190,7 @@ def check_mirrored_strategy(cls, kwargs, input_shape, strategy, random=False, rt
     steps = 3
     sample_shape = (GLOBAL_BATCH * steps,) + tuple(input_shape[1:])
     x = _inputs(sample_shape, seed=7)
-    probe = _model(cls(**kwargs), (GLOBAL_BATCH,) + tuple(input_shape[1:]))
+    probe = _model(_make(cls, kwargs), (GLOBAL_BATCH,) + tuple(input_shape[1:]))
     y_shape = (sample_shape[0],) + tuple(probe.output_shape[1:])
     y = np.random.default_rng(8).normal(size=y_shape).astype("float32")
     weights = probe.get_weights()
