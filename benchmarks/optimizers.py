@@ -1,0 +1,99 @@
+"""Time `apply_gradients` of each keras_tricks optimizer against Keras's Adam.
+
+One run, one model of about 5M float32 parameters (a few large Dense-sized
+kernels), each optimizer's step inside one `tf.function` (XLA-compiled, as
+`fit` compiles it by default; `--no-jit` for plain graphs). After a warmup,
+the median over the timed steps is reported, with the ratio to Adam, the bytes
+each step must move (every state tensor read and written, the variable read
+and written, the gradient read) and the floor that the machine's measured copy
+bandwidth puts under that.
+
+    python3 benchmarks/optimizers.py [--steps 30] [--no-jit]
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_tricks import optimizers  # noqa: E402
+
+SHAPES = [(2048, 2048), (1024, 768), (768,), (768, 10)]
+
+
+def copy_bandwidth(jit):
+    """Bytes per second of `v.assign(x + 0)` on a 64 MiB array (read + write)."""
+    x = tf.random.normal([16 * 1024 * 1024])
+    target = tf.Variable(tf.zeros_like(x))
+    copy = tf.function(lambda: target.assign(x + 0.0)[0], jit_compile=jit)
+    for _ in range(3):
+        copy().numpy()
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        copy().numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * x.shape[0] * 4 / np.median(times)
+
+
+def time_optimizer(make, steps, jit):
+    rng = np.random.default_rng(0)
+    variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in SHAPES]
+    grads = [tf.constant(rng.normal(size=s).astype("float32") * 1e-2) for s in SHAPES]
+    optimizer = make()
+    optimizer.build(variables)
+
+    @tf.function(jit_compile=jit)
+    def step():
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+
+    for _ in range(3):
+        step()
+    variables[0].numpy()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        variables[0].value.numpy()[0, 0]  # wait for the step to finish
+        times.append(time.perf_counter() - start)
+    n = sum(int(np.prod(s)) for s in SHAPES)
+    slots = (len(optimizer.variables) - 2) // len(variables)  # less iterations, lr
+    bytes_moved = (2 * slots + 3) * 4 * n  # state r+w, variable r+w, gradient r
+    return float(np.median(times)), bytes_moved, n
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--no-jit", action="store_true")
+    args = parser.parse_args()
+    jit = not args.no_jit
+    bandwidth = copy_bandwidth(jit)
+    classes = [getattr(optimizers, name) for name in optimizers.__all__]
+    candidates = [("keras Adam", keras.optimizers.Adam)] + [
+        (cls.__name__, cls) for cls in classes if isinstance(cls, type)
+    ]
+    rows = [(name, *time_optimizer(make, args.steps, jit)) for name, make in candidates]
+    adam_time = rows[0][1]
+    print(f"parameters: {rows[0][3]:,}  jit_compile={jit}  steps={args.steps}")
+    print(f"copy bandwidth: {bandwidth / 1e9:.1f} GB/s")
+    print(
+        f"{'optimizer':<16} {'ms/step':>8} {'x Adam':>7} {'MB/step':>8} "
+        f"{'floor ms':>8} {'x floor':>7}"
+    )
+    for name, seconds, bytes_moved, _ in rows:
+        floor = bytes_moved / bandwidth
+        print(
+            f"{name:<16} {seconds * 1e3:8.2f} {seconds / adam_time:7.2f} "
+            f"{bytes_moved / 1e6:8.1f} {floor * 1e3:8.2f} {seconds / floor:7.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
