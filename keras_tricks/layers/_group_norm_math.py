@@ -78,7 +78,7 @@ def group_norm_ops(x, gamma, beta, groups, axis, epsilon):
 
 @functools.cache
 def _tf_kernel(groups, axis, epsilon):
-    """One XLA-compiled group-norm kernel with its analytic gradient."""
+    """Group norm as one XLA-compiled kernel, its analytic gradient as another."""
     import tensorflow as tf
 
     def statistics(x5):
@@ -99,38 +99,54 @@ def _tf_kernel(groups, axis, epsilon):
         )
         return mean, m2 / count, count
 
-    @tf.custom_gradient
-    def normalize(x, gamma, beta):
+    def grouped_shape(x):
         shape = tf.shape(x)
         dims = [s if s is not None else shape[i] for i, s in enumerate(x.shape)]
-        grouped = _grouped_shape(dims, axis, groups)
+        return shape, _grouped_shape(dims, axis, groups)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def forward(x, gamma, beta):
+        shape, grouped = grouped_shape(x)
         x5 = tf.cast(tf.reshape(x, grouped), tf.float32)
-        mean, var, count = statistics(x5)
+        mean, var, _ = statistics(x5)
         rstd = tf.math.rsqrt(var + epsilon)
-        gamma5 = tf.reshape(gamma, (1, 1, groups, -1, 1))
-        a = rstd * gamma5
+        a = rstd * tf.reshape(gamma, (1, 1, groups, -1, 1))
         b = tf.reshape(beta, (1, 1, groups, -1, 1)) - mean * a
         y = tf.reshape(tf.cast(x5 * a + b, x.dtype), shape)
+        return y, mean, rstd
+
+    @tf.function(jit_compile=True, autograph=False)
+    def backward(dy, x, gamma, mean, rstd):
+        shape, grouped = grouped_shape(x)
+        x5 = tf.cast(tf.reshape(x, grouped), tf.float32)
+        dy5 = tf.cast(tf.reshape(dy, grouped), tf.float32)
+        gamma5 = tf.reshape(gamma, (1, 1, groups, -1, 1))
+        count = tf.cast(grouped[1] * grouped[3] * grouped[4], tf.float32)
+        # Per-(sample, channel) sums of dy and dy * (x - mean): the only
+        # reductions over the data, in one pass.
+        sum_dy = tf.reduce_sum(dy5, axis=(1, 4), keepdims=True)
+        sum_dy_xc = tf.reduce_sum(dy5 * (x5 - mean), axis=(1, 4), keepdims=True)
+        d_beta = tf.reshape(tf.reduce_sum(sum_dy, axis=0), [-1])
+        d_gamma = tf.reshape(tf.reduce_sum(sum_dy_xc * rstd, axis=0), [-1])
+        # dx = rstd * (g*dy - mean_g(g*dy) - xhat * mean_g(g*dy*xhat)),
+        # written as dx = dy * a + x * c + d with c, d per (sample, group).
+        k1 = tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True) / count
+        k2 = tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True) / count
+        c = -k2 * rstd * rstd * rstd
+        d = -rstd * k1 - mean * c
+        dx = tf.cast(dy5 * (rstd * gamma5) + x5 * c + d, x.dtype)
+        return tf.reshape(dx, shape), d_gamma, d_beta
+
+    @tf.custom_gradient
+    def normalize(x, gamma, beta):
+        y, mean, rstd = forward(x, gamma, beta)
 
         def grad(dy):
-            dy5 = tf.cast(tf.reshape(dy, grouped), tf.float32)
-            # Per-(sample, channel) sums of dy and dy * x: the only reductions.
-            sum_dy = tf.reduce_sum(dy5, axis=(1, 4), keepdims=True)
-            sum_dy_xc = tf.reduce_sum(dy5 * (x5 - mean), axis=(1, 4), keepdims=True)
-            d_beta = tf.reshape(tf.reduce_sum(sum_dy, axis=0), [-1])
-            d_gamma = tf.reshape(tf.reduce_sum(sum_dy_xc * rstd, axis=0), [-1])
-            # dx = rstd * (g*dy - mean_g(g*dy) - xhat * mean_g(g*dy*xhat)),
-            # written as dx = dy * a + x * c + d with c, d per (sample, group).
-            k1 = tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True) / count
-            k2 = tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True) / count
-            c = -k2 * rstd * rstd * rstd
-            d = -rstd * k1 - mean * c
-            dx = tf.cast(dy5 * a + x5 * c + d, x.dtype)
-            return tf.reshape(dx, shape), d_gamma, d_beta
+            return backward(dy, x, gamma, mean, rstd)
 
         return y, grad
 
-    return tf.function(normalize, jit_compile=True, autograph=False)
+    return normalize
 
 
 def group_norm_tf(x, gamma, beta, groups, axis, epsilon):
