@@ -47,9 +47,7 @@ def _layer_kind(layer):
     if isinstance(layer, keras.layers.Bidirectional):
         return "bidirectional"
     if isinstance(layer, keras.layers.RNN):
-        cell = layer.cell
-        if hasattr(cell, "kernel") or hasattr(cell, "build"):
-            return "recurrent"
+        return "recurrent"  # the cell's kernel and recurrent kernel
     return None
 
 

@@ -178,3 +178,24 @@ def test_bad_inputs():
     outer = keras.Sequential([keras.Input((3,)), model])
     with pytest.raises(ValueError, match=r"nested model.*Received: model="):
         shrink(outer)
+
+
+def test_sparsity_report_rows_and_table():
+    from keras_tricks.pruning import format_sparsity_report, sparsity_report
+
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(10, name="a"), keras.layers.Dense(2, name="b")]
+    )
+    pruned = prune_low_magnitude(model, layers=["a"])
+    wrappers(pruned)[0].update_masks(0.7)
+    printed = []
+    rows = sparsity_report(pruned, print_fn=printed.append)
+    assert [(r["layer"], r["zeros"], r["size"], r["pruned"]) for r in rows] == [
+        ("prune_low_magnitude_a", 28, 40, True),
+        ("b", 0, 20, False),
+        ("total", 28, 60, True),
+    ]
+    assert printed == [format_sparsity_report(rows)]
+    assert "70.00%" in printed[0]
+    with pytest.raises(ValueError, match=r"must be a Keras model.*Received: model="):
+        sparsity_report("a")

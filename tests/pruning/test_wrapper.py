@@ -333,3 +333,18 @@ def test_bad_inputs():
         strip_pruning(subclassed)
     with pytest.raises(ValueError, match=r"Received: model='x'"):
         strip_pruning("x")
+
+
+def test_mixed_float16_and_jit_compile():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = _seq((5,), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2))
+    pruned = prune_low_magnitude(model, ConstantSparsity(0.5, begin_step=0, frequency=2))
+    assert all(v.dtype == "float32" for v in pruned.weights)
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(16, 5)), rng.normal(size=(16, 2))
+    pruned.compile(keras.optimizers.Adam(0.01), "mse", jit_compile=True)
+    pruned.fit(x, y, batch_size=4, epochs=1, callbacks=[Pruning()], verbose=0)
+    assert pruned.predict(x, verbose=0).dtype == np.float16
+    for mask, value in masks_and_weights(pruned):
+        assert (mask == 0).sum() == expected_zeros(mask.size, 0.5)
+        assert np.all(value[mask == 0] == 0.0)
