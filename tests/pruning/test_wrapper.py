@@ -348,3 +348,68 @@ def test_mixed_float16_and_jit_compile():
     for mask, value in masks_and_weights(pruned):
         assert (mask == 0).sum() == expected_zeros(mask.size, 0.5)
         assert np.all(value[mask == 0] == 0.0)
+
+
+@pytest.mark.parametrize("name", ["attention", "bidirectional", "embedding", "conv2d_transpose"])
+def test_pruned_models_save_and_load_with_masks_and_constraints(name, tmp_path):
+    model = LAYER_MODELS[name][0]()
+    pruned = prune_low_magnitude(model, ConstantSparsity(0.5, 0))
+    for wrapper in wrappers(pruned):
+        wrapper.update_masks(0.5)
+    path = str(tmp_path / "m.keras")
+    pruned.save(path)
+    loaded = keras.saving.load_model(path)
+    shape = (2,) + tuple(model.inputs[0].shape[1:])
+    rng = np.random.default_rng(10)
+    x = rng.integers(0, 12, shape) if name == "embedding" else rng.normal(size=shape)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), pruned.predict(x, verbose=0))
+    for (m1, _), (m2, _) in zip(masks_and_weights(pruned), masks_and_weights(loaded), strict=True):
+        np.testing.assert_array_equal(m1, m2)
+    for wrapper in wrappers(loaded):
+        assert all(type(v.constraint).__name__ == "_MaskConstraint" for v in wrapper._pruned)
+
+
+def test_keras_masks_pass_through_the_wrappers():
+    model = _seq(
+        (6,), keras.layers.Embedding(10, 4, mask_zero=True), keras.layers.LSTM(3), dtype="int32"
+    )
+    pruned = prune_low_magnitude(model)  # masks still all ones: same function
+    x = np.array([[3, 4, 5, 0, 0, 0], [1, 2, 0, 0, 0, 0]])
+    np.testing.assert_allclose(
+        pruned.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
+    )
+    # With the padding mask, the padded steps are skipped: the same output as
+    # the unpadded prefix run through the wrapped layers.
+    embedding, lstm = pruned.layers
+    prefix = lstm(embedding(x[:1, :3]))
+    np.testing.assert_allclose(
+        pruned.predict(x[:1], verbose=0), keras.ops.convert_to_numpy(prefix), rtol=1e-5
+    )
+
+
+def test_unit_sparsity_follows_the_schedule_during_fit():
+    model = _seq(
+        (6, 6, 2),
+        keras.layers.Conv2D(9, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(11),
+        keras.layers.Dense(2),
+    )
+    schedule = PolynomialDecay(0.0, 0.7, begin_step=0, end_step=6, power=2, frequency=3)
+    pruned = prune_low_magnitude(model, schedule, granularity="unit", layers=[
+        model.layers[0].name, model.layers[2].name])
+    rng = np.random.default_rng(11)
+    record = Record()
+    pruned.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")
+    pruned.fit(rng.normal(size=(16, 6, 6, 2)), rng.normal(size=(16, 2)), batch_size=2,
+               shuffle=False, callbacks=[Pruning(), record], verbose=0)
+    for step, pairs in record.begin:
+        if step % 3 or step > 6:
+            continue
+        sparsity = 0.7 + (0.0 - 0.7) * (1 - step / 6) ** 2
+        kernels = pairs[0::2]  # (kernel, bias) per unit-pruned wrapper
+        for mask, value in kernels:
+            units = mask.shape[-1]
+            dead = np.all(mask.reshape(-1, units) == 0, axis=0)
+            assert dead.sum() == expected_zeros(units, sparsity), step
+            assert np.all(value[..., dead] == 0.0)
