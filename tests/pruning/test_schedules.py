@@ -103,6 +103,9 @@ def test_base_schedule_is_abstract():
         (lambda: PolynomialDecay(0.0, 0.5, 0, -1), r"Received: end_step=-1"),
         (lambda: PolynomialDecay(0.0, 0.5, 0, 10, frequency=-3), r"Received: frequency=-3"),
         (lambda: PolynomialDecay(0.0, 0.5, 0, 10, power=0), r"Received: power=0"),
+        (lambda: ConstantSparsity(0.5, frequency=2.5), r"integer.*Received: frequency=2.5"),
+        (lambda: ConstantSparsity(0.5, begin_step="0"), r"integer.*Received: begin_step='0'"),
+        (lambda: ConstantSparsity("0.5"), r"real number.*Received: target_sparsity='0.5'"),
     ],
 )
 def test_bad_arguments(make, match):

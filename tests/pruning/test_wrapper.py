@@ -333,6 +333,8 @@ def test_bad_inputs():
         strip_pruning(subclassed)
     with pytest.raises(ValueError, match=r"Received: model='x'"):
         strip_pruning("x")
+    with pytest.raises(ValueError, match=r"unbuilt layer.*Received: model="):
+        strip_pruning(PruneLowMagnitude(keras.layers.Dense(2)))
 
 
 def test_mixed_float16_and_jit_compile():
