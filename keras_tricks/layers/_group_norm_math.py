@@ -81,12 +81,11 @@ def _tf_kernel(groups, axis, epsilon):
     """Group norm as one XLA-compiled kernel, its analytic gradient as another."""
     import tensorflow as tf
 
-    def statistics(x5):
+    def statistics(x5, shift):
         # One pass over x: per-(sample, channel) sums of the data shifted by
-        # its first element (exact when channels hold a large offset), then
+        # one of its values (exact when channels hold a large offset), then
         # Chan et al.'s combination of per-channel moments into group moments.
         per_channel = tf.cast(tf.shape(x5)[1] * tf.shape(x5)[4], tf.float32)
-        shift = tf.stop_gradient(x5[:, :1, :, :, :1])
         centred = x5 - shift
         sum_c = tf.reduce_sum(centred, axis=(1, 4), keepdims=True)
         sumsq_c = tf.reduce_sum(tf.square(centred), axis=(1, 4), keepdims=True)
@@ -105,10 +104,10 @@ def _tf_kernel(groups, axis, epsilon):
         return shape, _grouped_shape(dims, axis, groups)
 
     @tf.function(jit_compile=True, autograph=False)
-    def forward(x, gamma, beta):
+    def forward(x, gamma, beta, shift):
         shape, grouped = grouped_shape(x)
         x5 = tf.cast(tf.reshape(x, grouped), tf.float32)
-        mean, var, _ = statistics(x5)
+        mean, var, _ = statistics(x5, tf.reshape(shift, (-1, 1, groups, grouped[3], 1)))
         rstd = tf.math.rsqrt(var + epsilon)
         a = rstd * tf.reshape(gamma, (1, 1, groups, -1, 1))
         b = tf.reshape(beta, (1, 1, groups, -1, 1)) - mean * a
@@ -139,7 +138,12 @@ def _tf_kernel(groups, axis, epsilon):
 
     @tf.custom_gradient
     def normalize(x, gamma, beta):
-        y, mean, rstd = forward(x, gamma, beta)
+        # Each (sample, channel)'s first value, sliced outside the kernel: a
+        # slice inside it keeps XLA from fusing the statistics into one pass.
+        _, grouped = grouped_shape(x)
+        first = tf.reshape(x, grouped)[:, 0, :, :, 0]
+        shift = tf.stop_gradient(tf.cast(first, tf.float32))
+        y, mean, rstd = forward(x, gamma, beta, shift)
 
         def grad(dy):
             return backward(dy, x, gamma, mean, rstd)

@@ -186,3 +186,15 @@ def test_bad_arguments(kwargs, match):
 def test_bad_input_shapes(kwargs, shape, match):
     with pytest.raises(ValueError, match=match):
         GroupNormalization(**kwargs).build(shape)
+
+
+@pytest.mark.parametrize(
+    "path", [_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf]
+)
+def test_large_offset_does_not_cancel(path):
+    # mean 1e4, std 1: E[x^2] - E[x]^2 in float32 would lose the variance.
+    x = np.random.default_rng(9).normal(1e4, 1.0, size=(2, 16, 16, 4)).astype("float32")
+    ones, zeros = tf.ones((4,)), tf.zeros((4,))
+    y = path(tf.constant(x), ones, zeros, 2, 3, 1e-3)
+    expected = ref.group_norm(x, np.ones(4), np.zeros(4), 2, -1, 1e-3)
+    np.testing.assert_allclose(y.numpy(), expected, atol=1e-2)
