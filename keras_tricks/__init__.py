@@ -7,13 +7,15 @@ registered with Keras under the package name ``keras_tricks`` and a saved
 
 __version__ = "0.1.0"
 
-from keras_tricks import augment  # noqa: E402
-from keras_tricks import callbacks  # noqa: E402
-from keras_tricks import diagnostics  # noqa: E402
-from keras_tricks import layers  # noqa: E402
-from keras_tricks import optimizers  # noqa: E402
-from keras_tricks import pruning  # noqa: E402
-from keras_tricks import schedules  # noqa: E402
+from keras_tricks import (
+    augment,  # noqa: E402
+    callbacks,  # noqa: E402
+    diagnostics,  # noqa: E402
+    layers,  # noqa: E402
+    optimizers,  # noqa: E402
+    pruning,  # noqa: E402
+    schedules,  # noqa: E402
+)
 
 __all__ = [
     "__version__",
