@@ -7,14 +7,14 @@ registered with Keras under the package name ``keras_tricks`` and a saved
 
 __version__ = "0.1.0"
 
-from keras_tricks import (
-    augment,  # noqa: E402
-    callbacks,  # noqa: E402
-    diagnostics,  # noqa: E402
-    layers,  # noqa: E402
-    optimizers,  # noqa: E402
-    pruning,  # noqa: E402
-    schedules,  # noqa: E402
+from keras_tricks import (  # noqa: E402
+    augment,
+    callbacks,
+    diagnostics,
+    layers,
+    optimizers,
+    pruning,
+    schedules,
 )
 
 __all__ = [
