@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_tricks import _checks
-from keras_tricks.augment import _base
+from keras_tricks.augment import _base, _tf_kernels
 
 OPS = ("brightness", "contrast", "saturation", "hue", "color_cast", "gamma")
 _AFFINE_OPS = ("brightness", "contrast", "saturation", "hue", "color_cast")
@@ -240,7 +240,7 @@ class RandomPhotometric(_base.AugmentationLayer):
             total = ops.matmul(step, total)
         return total
 
-    def _apply(self, images, transformation):
+    def _apply(self, images, transformation, fast=None):
         t = {k: ops.convert_to_tensor(v) for k, v in transformation.items()}
         t = {k: (v if k == "order" else ops.cast(v, "float32")) for k, v in t.items()}
         channels = images.shape[-1]
@@ -249,8 +249,12 @@ class RandomPhotometric(_base.AugmentationLayer):
         gamma_at = t["order"][:, OPS.index("gamma")]
         length = len(OPS)
         needs_mean = self._enabled("contrast")
+        # Without channel mixing the matrix is diagonal: one x * a + b.
+        diagonal = not (self._enabled("saturation") or self._enabled("hue"))
+        if fast is None:
+            fast = keras.backend.backend() == "tensorflow"
 
-        def affine_pass(x, first, last):
+        def affine_pass(x, first, last, clip):
             mean = (
                 ops.mean(x, axis=(1, 2))
                 if needs_mean
@@ -258,19 +262,25 @@ class RandomPhotometric(_base.AugmentationLayer):
             )
             total = self._compose(t, matrices, mean, first, last)
             linear, offset = total[:, :channels, :channels], total[:, :channels, -1]
-            if not (self._enabled("saturation") or self._enabled("hue")):
-                # Without channel mixing the matrix is diagonal: one x * a + b.
-                scale = ops.diagonal(linear, axis1=1, axis2=2)
-                return x * scale[:, None, None, :] + offset[:, None, None, :]
-            return ops.einsum("bhwc,bdc->bhwd", x, linear) + offset[:, None, None, :]
+            if diagonal:
+                linear = ops.diagonal(linear, axis1=1, axis2=2)
+            if fast:  # the same maths as one XLA loop (see _tf_kernels)
+                return _tf_kernels.colour_transform(
+                    x, linear, offset, low, high, diagonal, clip
+                )
+            if diagonal:
+                x = x * linear[:, None, None, :] + offset[:, None, None, :]
+            else:
+                x = ops.einsum("bhwc,bdc->bhwd", x, linear) + offset[:, None, None, :]
+            return ops.clip(x, low, high) if clip else x
 
         if not self._enabled("gamma"):
-            return ops.clip(affine_pass(images, 0, length), low, high)
-        x = affine_pass(images, 0, gamma_at)
+            return affine_pass(images, 0, length, clip=True)
+        x = affine_pass(images, 0, gamma_at, clip=False)
         x = ops.clip((x - low) / (high - low), 0.0, 1.0)
         x = low + (high - low) * ops.power(x, t["gamma"][:, None, None, None])
         if self.random_order:
-            x = affine_pass(x, gamma_at + 1, length)
+            x = affine_pass(x, gamma_at + 1, length, clip=False)
         return ops.clip(x, low, high)
 
     def get_config(self):

@@ -152,6 +152,41 @@ def test_resized_crop_fast_path_equals_portable_path():
     np.testing.assert_allclose(fast, portable, atol=1e-5)
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+@pytest.mark.parametrize("fill_mode", ["reflect", "wrap", "constant", "nearest"])
+@pytest.mark.parametrize("shape", [(4, 15, 21, 3), (2, 1, 9, 2)])
+def test_affine_fast_path_equals_portable_path(interpolation, fill_mode, shape):
+    # The TensorFlow path (an XLA kernel) against keras.ops.image.affine_transform,
+    # with every parameter on so points land outside the image on all sides.
+    x = np.random.default_rng(0).uniform(0, 255, size=shape).astype("float32")
+    layer = augment.RandomAffine(
+        horizontal_flip=True, vertical_flip=True, rotation=40, zoom=(0.5, 1.6),
+        translation=0.3, shear=20, perspective=0.3, fill_value=7.0, seed=2,
+    )
+    t = layer.get_random_transformation(x)
+    fast = np.asarray(layer._resample(x, t, interpolation, fill_mode, fast=True))
+    portable = np.asarray(layer._resample(x, t, interpolation, fill_mode, fast=False))
+    np.testing.assert_allclose(fast, portable, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"brightness": 0.3, "contrast": 0.5},  # diagonal colour matrix
+        {"saturation": 0.5, "hue": 0.2, "color_cast": 0.1, "contrast": 0.3},
+        {"brightness": 0.3, "contrast": 0.5, "gamma": 0.5, "random_order": True},
+    ],
+)
+def test_photometric_fast_path_equals_portable_path(kwargs):
+    x = np.random.default_rng(0).uniform(0, 255, size=(5, 6, 7, 3)).astype("float32")
+    layer = augment.RandomPhotometric(seed=1, **kwargs)
+    t = layer.get_random_transformation(x)
+    fast = np.asarray(layer._apply(x, t, fast=True))
+    portable = np.asarray(layer._apply(x, t, fast=False))
+    assert np.abs(fast - x).max() > 1  # the layer did something
+    np.testing.assert_allclose(fast, portable, atol=1e-3)
+
+
 def test_resized_crop_is_a_crop_of_the_image():
     x = np.arange(16 * 16, dtype="float32").reshape(1, 16, 16, 1)
     layer = augment.RandomResizedCrop(4, 8)
