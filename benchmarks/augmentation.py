@@ -4,7 +4,9 @@ Policy: horizontal flip, rotation +/-10 degrees, zoom 0.8 to 1.2, translation
 10 %, contrast 0.2, brightness 0.2, at 224x224, batches of 32, ``map`` on
 batches. keras_tricks's two fused layers (``RandomAffine`` then
 ``RandomPhotometric``: one resample and one colour pass) against the chain of
-six Keras core layers, in the same run on the same data.
+six Keras core layers, in the same run on the same data. On TensorFlow the
+fused layers run their pixel work as XLA kernels (compiled during the warm-up
+batch, as the Keras layers' graphs are traced there).
 
     python3 benchmarks/augmentation.py [--batches 20] [--repeats 3]
 """

@@ -65,10 +65,11 @@ def test_shared_layer_checks(name, tmp_path):
     keras.backend.clear_session()
 
 
-def test_jit_compile_for_the_non_geometric_layers():
-    # affine_transform has no XLA kernel on TensorFlow, so only the pixel
-    # layers can train under jit_compile=True; one of them stands for all.
-    layer_checks.check_jit_compile(augment.RandomColorCast, EXAMPLES["RandomColorCast"], SHAPE)
+@pytest.mark.parametrize("name", ["RandomColorCast", "RandomAffine"])
+def test_jit_compile(name):
+    # One pixel layer stands for all of them; RandomAffine resamples with its
+    # own XLA kernel on TensorFlow (affine_transform has none).
+    layer_checks.check_jit_compile(getattr(augment, name), EXAMPLES[name], SHAPE)
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
