@@ -3,7 +3,8 @@
 One run, one model of about 5M float32 parameters (a few large Dense-sized
 kernels), each optimizer's step inside one `tf.function` (XLA-compiled, as
 `fit` compiles it by default; `--no-jit` for plain graphs). After a warmup,
-the median over the timed steps is reported, with the ratio to Adam, the bytes
+the optimizers are timed in interleaved rounds (a shared machine's
+load then weighs on all alike) and the median step is reported, with the ratio to Adam, the bytes
 each step must move (every state tensor read and written, the variable read
 and written, the gradient read) and the floor that the machine's measured copy
 bandwidth puts under that.
@@ -42,7 +43,8 @@ def copy_bandwidth(jit):
     return 2 * x.shape[0] * 4 / np.median(times)
 
 
-def time_optimizer(make, steps, jit):
+def prepare(make, jit):
+    """Build `make()` on fresh variables; return its compiled step and the bytes it moves."""
     rng = np.random.default_rng(0)
     variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in SHAPES]
     grads = [tf.constant(rng.normal(size=s).astype("float32") * 1e-2) for s in SHAPES]
@@ -53,19 +55,33 @@ def time_optimizer(make, steps, jit):
     def step():
         optimizer.apply_gradients(zip(grads, variables, strict=True))
 
-    for _ in range(3):
-        step()
-    variables[0].numpy()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
+    def run():
         step()
         variables[0].value.numpy()[0, 0]  # wait for the step to finish
-        times.append(time.perf_counter() - start)
+
+    for _ in range(3):
+        run()
     n = sum(int(np.prod(s)) for s in SHAPES)
     slots = (len(optimizer.variables) - 2) // len(variables)  # less iterations, lr
     bytes_moved = (2 * slots + 3) * 4 * n  # state r+w, variable r+w, gradient r
-    return float(np.median(times)), bytes_moved, n
+    return run, bytes_moved, n
+
+
+def time_all(runs, steps, rounds=5):
+    """Median step time of each run, timed in interleaved rounds.
+
+    On a shared machine the load drifts; timing every optimizer a few steps at
+    a time, round after round, spreads that drift over all of them alike.
+    """
+    times = [[] for _ in runs]
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        for i, run in enumerate(runs):
+            for _ in range(per_round):
+                start = time.perf_counter()
+                run()
+                times[i].append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
 
 
 def main():
@@ -79,7 +95,14 @@ def main():
     candidates = [("keras Adam", keras.optimizers.Adam)] + [
         (cls.__name__, cls) for cls in classes if isinstance(cls, type)
     ]
-    rows = [(name, *time_optimizer(make, args.steps, jit)) for name, make in candidates]
+    prepared = [prepare(make, jit) for _, make in candidates]
+    seconds = time_all([run for run, _, _ in prepared], args.steps)
+    rows = [
+        (name, t, bytes_moved, n)
+        for (name, _), t, (_, bytes_moved, n) in zip(
+            candidates, seconds, prepared, strict=True
+        )
+    ]
     adam_time = rows[0][1]
     print(f"parameters: {rows[0][3]:,}  jit_compile={jit}  steps={args.steps}")
     print(f"copy bandwidth: {bandwidth / 1e9:.1f} GB/s")

@@ -99,7 +99,7 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         if self.amsgrad:
             slots.append(("velocity_hat", "zeros"))
         if self._inject_start is not None:
-            slots.append(("previous_variable", "zeros"))
+            slots.append(("last_update", "zeros"))
         slots.extend(self._extra_slots)
         names = [name for name, _ in slots]
         initializers = [initializer for _, initializer in slots]
@@ -122,26 +122,43 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         momentum = self._slot("momentum", index)
         value = gradient
         if self._inject_start is not None:
-            previous = self._slot("previous_variable", index)
+            decay = None
+            if self.weight_decay is not None and self._use_weight_decay(variable):
+                # The decay the base class applied before this step.
+                decay = ops.cast(self.learning_rate, variable.dtype) * ops.cast(
+                    self.weight_decay, variable.dtype
+                )
+            change = _math.parameter_change(
+                self._slot("last_update", index), variable, decay
+            )
             value = _math.injected_gradient(
                 gradient,
-                previous,
-                variable,
+                change,
                 step,
                 self._inject_start,
                 float(self.injection_divisor),
             )
-            self.assign(previous, variable)
         m = _math.ema(momentum, value, self._beta_1)
         self.assign(momentum, m)
         return m
 
+    def _descend(self, variable, index, update):
+        """`theta -= update`; AdaInject classes also keep `update` for the next step.
+
+        Every optimizer ends its step here, after its last read of any slot.
+        """
+        self.assign_sub(variable, update)
+        if self._inject_start is not None:
+            self.assign(self._slot("last_update", index), update)
+
     def _update_second_moment(self, index, value, shift=None):
         """Update the second moment with `value` (plus `shift`); apply AMSGrad."""
         velocity = self._slot("velocity", index)
-        v = _math.ema(velocity, value, self._beta_2)
         if shift is not None:
-            v = v + shift
+            # beta_2 v + (1 - beta_2) value + shift, as one EMA: a separate add
+            # makes XLA recompute `v` inside the variable's update.
+            value = value + shift / (1.0 - self._beta_2)
+        v = _math.ema(velocity, value, self._beta_2)
         self.assign(velocity, v)
         if self.amsgrad:
             velocity_hat = self._slot("velocity_hat", index)

@@ -123,7 +123,10 @@ def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     )
     # atan is strictly increasing, so comparing angles is comparing tangents.
     above = ops.greater(tangent, ops.maximum(min_tangent, 0.0))
-    move = ops.less(ops.mean(ops.cast(above, tangent.dtype)), 0.5)
+    # mean(above) < 0.5, counted exactly in integers: a float mean makes XLA
+    # write the indicator out and sum it in a tree of passes.
+    count = ops.sum(ops.cast(above, "int32"))
+    move = ops.less(2 * count, int(math.prod(tangent.shape)))
     new_min_tangent = ops.where(move, tangent, min_tangent)
     if method == "cos":
         final = ops.rsqrt(1.0 + ops.square(new_min_tangent))
@@ -134,12 +137,31 @@ def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     return phi, new_min_tangent
 
 
-def injected_gradient(gradient, previous_variable, variable, step, start, divisor):
+def parameter_change(last_update, variable, decay):
+    """AdaInject's `theta_prev - theta` from the last update (Dubey et al., 2022).
+
+    `theta_prev` is the variable before the last update and `theta` the
+    variable now, after this step's decoupled decay `theta *= 1 - decay`
+    (`decay = lr * weight_decay`, `0` without it). Since
+    `theta = (theta_prev - last_update) * (1 - decay)`,
+
+        theta_prev - theta = last_update + decay / (1 - decay) * theta.
+
+    Storing the update instead of `theta_prev` saves a copy of every variable
+    per step (XLA must otherwise copy the old variable before overwriting it).
+    `decay` is a scalar tensor or `None` (no decoupled decay).
+    """
+    if decay is None:
+        return last_update
+    return last_update + decay / (1.0 - decay) * variable
+
+
+def injected_gradient(gradient, change, step, start, divisor):
     """AdaInject's first-moment input (Dubey et al., 2022).
 
     `d = g` for steps before `start`, afterwards
-    `d = (g + (theta_prev - theta) * g**2) / divisor`. Written as
-    `g * (c0 + c1 * (theta_prev - theta) * g)` with scalar `c0`, `c1`, so the
+    `d = (g + change * g**2) / divisor` with `change = theta_prev - theta`.
+    Written as `g * (c0 + c1 * change * g)` with scalar `c0`, `c1`, so the
     step switch is a scalar `where`, not an element-wise one.
     """
     injecting = ops.greater_equal(step, float(start))
@@ -148,4 +170,4 @@ def injected_gradient(gradient, previous_variable, variable, step, start, diviso
     c1 = ops.where(injecting, one / divisor, ops.zeros_like(step))
     c0 = ops.cast(c0, gradient.dtype)
     c1 = ops.cast(c1, gradient.dtype)
-    return gradient * (c0 + c1 * (previous_variable - variable) * gradient)
+    return gradient * (c0 + c1 * change * gradient)

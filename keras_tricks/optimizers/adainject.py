@@ -39,7 +39,10 @@ _INJECT_DOC = """
 
     Note:
         `theta_prev` is read after the base optimizer's decoupled
-        `weight_decay` has been applied for that step. A NaN gradient does not
+        `weight_decay` has been applied for that step. The state keeps the
+        last update rather than `theta_prev` (a copy of every variable per
+        step fewer); `theta_prev - theta` is rebuilt from it exactly, decay
+        included. A NaN gradient does not
         raise: it turns the moments and the variable NaN, as Keras's `Adam`
         does.
 
@@ -98,7 +101,7 @@ class _Adam(AdaptiveMoments):
         m = self._update_first_moment(g, variable, index, step)
         v = self._update_second_moment(index, g * g)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
-        self.assign_sub(variable, alpha * m / (ops.sqrt(v) + self._epsilon))
+        self._descend(variable, index, alpha * m / (ops.sqrt(v) + self._epsilon))
 
 
 def _document(cls, summary, base, defaults="", start=2):

@@ -112,7 +112,7 @@ class AngularGrad(AdaptiveMoments):
         self.assign(min_tangent, new_min_tangent)
         self.assign(previous_gradient, g)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
-        self.assign_sub(variable, alpha * m * phi / (ops.sqrt(v) + self._epsilon))
+        self._descend(variable, index, alpha * m * phi / (ops.sqrt(v) + self._epsilon))
 
     def get_config(self):
         config = super().get_config()

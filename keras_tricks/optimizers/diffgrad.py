@@ -93,6 +93,8 @@ class DiffGrad(AdaptiveMoments):
         v = self._update_second_moment(index, g * g)
         previous_gradient = self._slot("previous_gradient", index)
         xi = _math.diffgrad_friction(g, previous_gradient)
-        self.assign(previous_gradient, g)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
-        self.assign_sub(variable, alpha * m * xi / (keras.ops.sqrt(v) + self._epsilon))
+        self._descend(
+            variable, index, alpha * m * xi / (keras.ops.sqrt(v) + self._epsilon)
+        )
+        self.assign(previous_gradient, g)
