@@ -19,6 +19,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
 
 from keras_tricks import optimizers  # noqa: E402
 
@@ -31,7 +32,8 @@ def cnn():
             keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
             keras.layers.MaxPooling2D(),
             keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
             keras.layers.Dense(10),
         ]
     )
@@ -44,6 +46,9 @@ def main():
     args = parser.parse_args()
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).reshape(-1, 8, 8, 1).astype("float32")
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, random_state=0, stratify=y
+    )
     candidates = {
         "Adam": lambda: keras.optimizers.Adam(1e-3),
         "SGD+momentum": lambda: keras.optimizers.SGD(1e-2, momentum=0.9),
@@ -57,10 +62,17 @@ def main():
         model.compile(
             optimizer=make(),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
         )
-        history = model.fit(x, y, batch_size=32, epochs=args.epochs, verbose=0)
+        history = model.fit(
+            x_train, y_train, batch_size=32, epochs=args.epochs, verbose=0
+        )
         losses = history.history["loss"]
-        print(f"{name:<16} loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+        _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+        print(
+            f"{name:<16} train loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+            f"   test accuracy {accuracy:.4f}"
+        )
         style = "--" if name in ("Adam", "SGD+momentum") else "-"
         plt.plot(range(1, len(losses) + 1), losses, style, label=name)
     plt.xlabel("epoch")
