@@ -2,15 +2,14 @@
 
 For each: the config round-trips (before and after build, through Keras's own
 serializer and through `get`), it minimizes a quadratic and the Rosenbrock
-function, and `fit` on real digits lowers the loss, with `jit_compile` on and
-off giving the same weights.
+function, `fit` on real digits lowers the loss (under mixed_float16, with EMA
+and clipnorm), and steps under XLA give the numbers they give eagerly.
 """
 
 import json
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from keras_tricks import optimizers
@@ -89,26 +88,72 @@ def test_minimizes_quadratic_and_rosenbrock(cls):
 
 
 @every_optimizer
-def test_fit_on_digits_lowers_loss(cls):
-    # jit_compile=True: the update traces under XLA (no Python control on tensors).
+def test_fit_on_digits_lowers_loss_mixed_float16_ema_clipnorm(cls):
+    # One fit per optimizer covers both the plain training check and the
+    # wrappers: under mixed_float16 Keras wraps it in a LossScaleOptimizer,
+    # with use_ema and clipnorm on.
+    keras.mixed_precision.set_global_policy("mixed_float16")
     x, y = digits()
-    model = compile_mlp(digits_mlp(), cls(learning_rate=0.03), jit_compile=True)
+    optimizer = cls(learning_rate=0.03, use_ema=True, clipnorm=1.0)
+    model = compile_mlp(digits_mlp(), optimizer, jit_compile=False)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     history = model.fit(x, y, batch_size=32, epochs=4, shuffle=False, verbose=0)
     losses = history.history["loss"]
     assert all(b < a for a, b in zip(losses, losses[1:], strict=False)), losses
     assert losses[-1] < 0.95 * losses[0], losses
+    for w in model.get_weights():
+        assert w.dtype == np.float32 and np.isfinite(w).all()
+    # fit ends by writing the moving averages into the model.
+    averages = optimizer._model_variables_moving_average
+    assert_weights_close(model.get_weights(), [a.numpy() for a in averages])
 
 
-@pytest.mark.parametrize("cls", [optimizers.AngularGrad, optimizers.RAdamInject])
-def test_fit_same_weights_with_and_without_jit(cls):
-    # The two optimizers with the most scalar switches (per-tensor angle
-    # decision; rectification and injection start).
+def test_fit_with_jit_compile_matches_without():
+    # model.fit under XLA, for the optimizer with the most scalar switches
+    # (injection start, rectification); every optimizer's step is compared
+    # under XLA and eagerly in test_same_numbers_with_and_without_jit.
     x, y = digits(128)
     weights = []
     for jit_compile in (False, True):
-        model = compile_mlp(
-            digits_mlp(), cls(learning_rate=0.01), jit_compile=jit_compile
-        )
-        model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+        optimizer = optimizers.RAdamInject(learning_rate=0.01)
+        model = compile_mlp(digits_mlp(), optimizer, jit_compile=jit_compile)
+        history = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+        assert history.history["loss"][1] < history.history["loss"][0]
         weights.append(model.get_weights())
     assert_weights_close(weights[1], weights[0], rtol=1e-4, atol=1e-5)
+
+
+def _ten_steps(cls, run):
+    """Ten steps on three small tensors, through `run(step_function)`.
+
+    Ten steps cross every scalar switch: the injection start (2 or 3), RAdam's
+    and AdaBelief's rectification (rho_t >= 5 from step 6), AngularGrad's
+    per-tensor angle decision. Both weight-decay forms are on.
+    """
+    rng = np.random.default_rng(7)
+    shapes = [(6, 5), (5,), (3, 2, 4)]
+    variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in shapes]
+    grads = [tf.constant(rng.normal(size=(10, *s)).astype("float32")) for s in shapes]
+    optimizer = cls(learning_rate=0.05, weight_decay=0.01, l2_weight_decay=0.01)
+    optimizer.build(variables)
+
+    def step(t):
+        optimizer.apply_gradients(zip([g[t] for g in grads], variables, strict=True))
+
+    def steps():
+        # A loop, not ten unrolled steps: a small graph compiles fast.
+        def body(t):
+            step(t)
+            return (t + 1,)
+
+        tf.while_loop(lambda t: t < 10, body, (tf.constant(0),))
+
+    run(steps)
+    return [v.numpy() for v in variables] + [v.numpy() for v in optimizer.variables]
+
+
+@every_optimizer
+def test_same_numbers_with_and_without_jit(cls):
+    eager = _ten_steps(cls, lambda f: f())  # tf.while_loop runs eagerly
+    compiled = _ten_steps(cls, lambda f: tf.function(f, jit_compile=True)())
+    assert_weights_close(compiled, eager, rtol=1e-5, atol=1e-6)

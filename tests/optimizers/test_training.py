@@ -1,5 +1,5 @@
-"""Training with every optimizer: distribution, mixed precision, EMA, clipping,
-saving mid-training and resuming in a fresh process, NaN gradients."""
+"""Training with every optimizer: distribution, saving mid-training and resuming
+in a fresh process, NaN gradients."""
 
 import json
 import os
@@ -26,33 +26,20 @@ def test_mirrored_strategy_matches_single_device(cls, strategy):
     x, y = digits(64)
     initial = digits_mlp().get_weights()
     weights = []
-    for scope in (strategy.scope(), keras.utils.custom_object_scope({})):
+    # The single-device reference runs eagerly: no second graph to trace.
+    for scope, eager in (
+        (strategy.scope(), False),
+        (keras.utils.custom_object_scope({}), True),
+    ):
         with scope:
             model = digits_mlp()
             model.set_weights(initial)
-            compile_mlp(model, cls(learning_rate=0.01), jit_compile=False)
+            compile_mlp(model, cls(learning_rate=0.01), run_eagerly=eager)
         # Global batches of 16: each replica sees 8 under the strategy.
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         weights.append(model.get_weights())
     assert_weights_close(weights[0], weights[1], rtol=1e-5, atol=1e-6)
     assert not np.allclose(weights[1][0], initial[0])
-
-
-@every_optimizer
-def test_mixed_float16_with_ema_and_clipnorm(cls):
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    x, y = digits(128)
-    optimizer = cls(learning_rate=0.01, use_ema=True, clipnorm=1.0)
-    model = compile_mlp(digits_mlp(), optimizer, jit_compile=False)
-    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    history = model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
-    losses = history.history["loss"]
-    assert np.isfinite(losses).all() and losses[-1] < losses[0], losses
-    for w in model.get_weights():
-        assert w.dtype == np.float32 and np.isfinite(w).all()
-    # fit ends by writing the moving averages into the model.
-    averages = optimizer._model_variables_moving_average
-    assert_weights_close(model.get_weights(), [a.numpy() for a in averages])
 
 
 _RESUME = textwrap.dedent(
@@ -67,6 +54,7 @@ _RESUME = textwrap.dedent(
     out = {}
     for name in names:
         model = keras.saving.load_model(f"{folder}/{name}.keras")
+        model.run_eagerly = True  # as before saving; no graph to trace
         model.fit(data["x"], data["y"], batch_size=32, epochs=1, shuffle=False,
                   verbose=0)
         for i, w in enumerate(model.get_weights()):
@@ -83,8 +71,10 @@ def test_save_mid_training_and_resume_in_fresh_process(tmp_path):
     names = [cls.__name__ for cls in OPTIMIZERS]
     uninterrupted = {}
     for cls in OPTIMIZERS:
+        # Eager steps: the state round trip is what is tested, and tracing
+        # 16 train functions (here and in the fresh process) costs most.
         model = compile_mlp(
-            digits_mlp(), cls(learning_rate=0.01, weight_decay=0.01), jit_compile=False
+            digits_mlp(), cls(learning_rate=0.01, weight_decay=0.01), run_eagerly=True
         )
         model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
         model.save(tmp_path / f"{cls.__name__}.keras")
