@@ -76,19 +76,47 @@ def group_norm_ops(x, gamma, beta, groups, axis, epsilon):
     return ops.cast(ops.reshape(y, shape), x.dtype)
 
 
+def _chunk_count(length):
+    """How many chunks to cut a reduced axis of static ``length`` into (1: none)."""
+    if not isinstance(length, int):
+        return 1
+    return next(k for k in (16, 12, 8, 6, 5, 4, 3, 2, 1) if length % k == 0)
+
+
 @functools.cache
 def _tf_kernel(groups, axis, epsilon):
     """Group norm as one XLA-compiled kernel, its analytic gradient as another."""
     import tensorflow as tf
+
+    def channel_sums(terms, tensors):
+        """Per-(sample, channel) sums over axes 1 and 4 of each ``term(*tensors)``.
+
+        XLA on the CPU does not fuse elementwise work into a reduction: a
+        reduced ``square(x - shift)`` is first written out whole. So the long
+        spatial axis is cut into ``k`` chunks and each term is summed over the
+        chunks elementwise (one fused pass that reads the inputs once and
+        writes a ``k`` times smaller tensor), and only that is reduced.
+        """
+        before, after = tensors[0].shape[1], tensors[0].shape[4]
+        split_axis = 1 if (before or 0) >= (after or 0) else 4
+        chunks = _chunk_count(tensors[0].shape[split_axis])
+        if chunks > 1:
+            pieces = list(
+                zip(*[tf.split(t, chunks, axis=split_axis) for t in tensors], strict=True)
+            )
+        else:
+            pieces = [tensors]
+        partial = [tf.add_n([term(*piece) for piece in pieces]) for term in terms]
+        return [tf.reduce_sum(p, axis=(1, 4), keepdims=True) for p in partial]
 
     def statistics(x5, shift):
         # One pass over x: per-(sample, channel) sums of the data shifted by
         # one of its values (exact when channels hold a large offset), then
         # Chan et al.'s combination of per-channel moments into group moments.
         per_channel = tf.cast(tf.shape(x5)[1] * tf.shape(x5)[4], tf.float32)
-        centred = x5 - shift
-        sum_c = tf.reduce_sum(centred, axis=(1, 4), keepdims=True)
-        sumsq_c = tf.reduce_sum(tf.square(centred), axis=(1, 4), keepdims=True)
+        sum_c, sumsq_c = channel_sums(
+            [lambda x: x - shift, lambda x: tf.square(x - shift)], [x5]
+        )
         mean_c = shift + sum_c / per_channel
         m2_c = sumsq_c - sum_c * sum_c / per_channel
         count = per_channel * tf.cast(tf.shape(x5)[3], tf.float32)
@@ -123,8 +151,9 @@ def _tf_kernel(groups, axis, epsilon):
         count = tf.cast(grouped[1] * grouped[3] * grouped[4], tf.float32)
         # Per-(sample, channel) sums of dy and dy * (x - mean): the only
         # reductions over the data, in one pass.
-        sum_dy = tf.reduce_sum(dy5, axis=(1, 4), keepdims=True)
-        sum_dy_xc = tf.reduce_sum(dy5 * (x5 - mean), axis=(1, 4), keepdims=True)
+        sum_dy, sum_dy_xc = channel_sums(
+            [lambda dy, x: dy, lambda dy, x: dy * (x - mean)], [dy5, x5]
+        )
         d_beta = tf.reshape(tf.reduce_sum(sum_dy, axis=0), [-1])
         d_gamma = tf.reshape(tf.reduce_sum(sum_dy_xc * rstd, axis=0), [-1])
         # dx = rstd * (g*dy - mean_g(g*dy) - xhat * mean_g(g*dy*xhat)),
@@ -143,7 +172,12 @@ def _tf_kernel(groups, axis, epsilon):
         _, grouped = grouped_shape(x)
         first = tf.reshape(x, grouped)[:, 0, :, :, 0]
         shift = tf.stop_gradient(tf.cast(first, tf.float32))
-        y, mean, rstd = forward(x, gamma, beta, shift)
+        # The kernel's inputs are cut from the tape: its gradient is
+        # ``backward``, so TensorFlow must not make it also return the
+        # (input-sized) intermediates its own gradient would need.
+        y, mean, rstd = forward(
+            tf.stop_gradient(x), tf.stop_gradient(gamma), tf.stop_gradient(beta), shift
+        )
 
         def grad(dy):
             return backward(dy, x, gamma, mean, rstd)

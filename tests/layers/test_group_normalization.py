@@ -72,6 +72,31 @@ def test_matches_numpy_reference_and_gradient(shape, groups, axis):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "shape, axis", [((2, 32, 24, 8), -1), ((2, 8, 32, 24), 1), ((2, 13, 8), -1)]
+)
+def test_fast_path_chunked_sums_match_numpy_reference(shape, axis):
+    # The TF path sums the spatial axis in chunks (16 for 32*24 positions,
+    # split along the axis before or after the channels; none for 13) before
+    # reducing: values and gradients must still match Wu & He's formula.
+    rng = np.random.default_rng(11)
+    x = rng.normal(50.0, 2.0, size=shape).astype("float32")
+    upstream = rng.normal(size=shape).astype("float32")
+    gamma, beta = _random_weights(shape[axis], 12)
+    x_t, gamma_t, beta_t = tf.constant(x), tf.constant(gamma), tf.constant(beta)
+    positive = axis % len(shape)
+    with tf.GradientTape() as tape:
+        tape.watch([x_t, gamma_t, beta_t])
+        y = _group_norm_math.group_norm_tf(x_t, gamma_t, beta_t, 4, positive, 1e-3)
+        loss = tf.reduce_sum(y * upstream)
+    grads = tape.gradient(loss, [x_t, gamma_t, beta_t])
+    expected = ref.group_norm(x, gamma, beta, 4, axis, 1e-3)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
+    want = ref.group_norm_grad(x, gamma, upstream, 4, axis, 1e-3)
+    for got, ref_grad in zip(grads, want, strict=True):
+        np.testing.assert_allclose(got.numpy(), ref_grad, rtol=1e-4, atol=1e-4)
+
+
 def test_numpy_gradient_matches_finite_differences():
     """The hand-derived NumPy gradient the layer is held to is itself right."""
     rng = np.random.default_rng(4)
@@ -99,7 +124,9 @@ def test_numpy_gradient_matches_finite_differences():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
-@pytest.mark.parametrize("shape, groups, axis", [CASES[0], CASES[1], CASES[4]])
+@pytest.mark.parametrize(
+    "shape, groups, axis", [CASES[0], CASES[1], CASES[2], CASES[4], CASES[6]]
+)
 def test_tensorflow_fast_path_equals_keras_ops_path(shape, groups, axis, dtype):
     rng = np.random.default_rng(5)
     x = tf.constant(rng.normal(3.0, 2.0, size=shape).astype(dtype))
