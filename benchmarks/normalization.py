@@ -45,6 +45,11 @@ def _step_fn(layer, x):
     return step
 
 
+def _load():
+    """The 1-minute load average (other processes slow both layers alike)."""
+    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
+
+
 def time_pair(theirs, ours, x, warmup, repeats):
     """Median seconds of one forward+backward of each layer on ``x``.
 
@@ -91,6 +96,7 @@ def main():
         f"median of {args.repeats} runs after {args.warmup} warmup, "
         f"TF {tf.__version__}, Keras {keras.__version__}"
     )
+    print(f"load average before: {_load()}")
     print(f"{'layer':42s} {'keras ms':>9s} {'ours ms':>9s} {'ratio':>6s}")
     for name, theirs, ours in cases:
         t_keras, t_ours = time_pair(theirs, ours, x, args.warmup, args.repeats)
@@ -98,6 +104,7 @@ def main():
             f"{name:42s} {t_keras * 1e3:9.2f} {t_ours * 1e3:9.2f} "
             f"{t_ours / t_keras:6.2f}"
         )
+    print(f"load average after: {_load()} ({os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

@@ -102,7 +102,10 @@ def _tf_kernel(groups, axis, epsilon):
         chunks = _chunk_count(tensors[0].shape[split_axis])
         if chunks > 1:
             pieces = list(
-                zip(*[tf.split(t, chunks, axis=split_axis) for t in tensors], strict=True)
+                zip(
+                    *[tf.split(t, chunks, axis=split_axis) for t in tensors],
+                    strict=True,
+                )
             )
         else:
             pieces = [tensors]
@@ -172,12 +175,7 @@ def _tf_kernel(groups, axis, epsilon):
         _, grouped = grouped_shape(x)
         first = tf.reshape(x, grouped)[:, 0, :, :, 0]
         shift = tf.stop_gradient(tf.cast(first, tf.float32))
-        # The kernel's inputs are cut from the tape: its gradient is
-        # ``backward``, so TensorFlow must not make it also return the
-        # (input-sized) intermediates its own gradient would need.
-        y, mean, rstd = forward(
-            tf.stop_gradient(x), tf.stop_gradient(gamma), tf.stop_gradient(beta), shift
-        )
+        y, mean, rstd = forward(x, gamma, beta, shift)
 
         def grad(dy):
             return backward(dy, x, gamma, mean, rstd)

@@ -97,6 +97,26 @@ def test_fast_path_chunked_sums_match_numpy_reference(shape, axis):
         np.testing.assert_allclose(got.numpy(), ref_grad, rtol=1e-4, atol=1e-4)
 
 
+def test_fast_path_second_order_gradients_equal_keras_ops_path():
+    # A gradient penalty (WGAN-GP critics often use group/instance norm)
+    # differentiates the backward kernel again, through the statistics too.
+    rng = np.random.default_rng(13)
+    x = tf.constant(rng.normal(size=(2, 4, 4, 8)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(2, 4, 4, 8)).astype("float32"))
+    gamma, beta = (tf.constant(w) for w in _random_weights(8, 14))
+    results = []
+    for path in (_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf):
+        with tf.GradientTape() as outer:
+            outer.watch([x, gamma])
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                loss = tf.reduce_sum(path(x, gamma, beta, 4, 3, 1e-3) * upstream)
+            penalty = tf.reduce_sum(tf.square(inner.gradient(loss, x)))
+        results.append(outer.gradient(penalty, [x, gamma]))
+    for ops_value, tf_value in zip(*results, strict=True):
+        np.testing.assert_allclose(tf_value.numpy(), ops_value.numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_numpy_gradient_matches_finite_differences():
     """The hand-derived NumPy gradient the layer is held to is itself right."""
     rng = np.random.default_rng(4)
