@@ -45,6 +45,24 @@ def diffgrad_friction(gradient, previous_gradient):
     return ops.sigmoid(ops.abs(previous_gradient - gradient))
 
 
+def written_after(value, anchor):
+    """`value`, made to depend on one element of `anchor` (for the write order).
+
+    Returns `value + 0 * anchor.flat[0]`: exactly `value` while that element is
+    finite, NaN everywhere if it is NaN or infinite. Pass the variable after its
+    update as `anchor` when a slot is overwritten with a value that does not
+    depend on the slot's old contents (diffGrad's `g_prev = g`): XLA cannot see
+    that the update read the old contents before the write, so it copies the
+    whole slot first. The dependency on one element orders the write after the
+    update at the cost of reading that element. A variable with no elements
+    returns `value` unchanged.
+    """
+    if 0 in tuple(anchor.shape):
+        return value
+    first = ops.reshape(anchor, [-1])[:1]
+    return value + ops.reshape(0.0 * first, [1] * len(value.shape))
+
+
 def belief_residual(gradient, first_moment):
     """AdaBelief's belief residual `(g - m)**2` (Zhuang et al., 2020)."""
     return ops.square(gradient - first_moment)

@@ -1,6 +1,7 @@
 """DiffGrad: Adam with a friction coefficient from the change in the gradient."""
 
 import keras
+from keras import ops
 
 from keras_tricks.optimizers import _math
 from keras_tricks.optimizers._base import AdaptiveMoments
@@ -54,7 +55,10 @@ class DiffGrad(AdaptiveMoments):
         ports compute plain Adam. `g_prev` holds the gradient after the L2
         term, as in the reference. A NaN gradient does not raise: it turns the
         moments, `g_prev` and the variable NaN, as Keras's `Adam` does (under
-        `LossScaleOptimizer`, non-finite steps are skipped).
+        `LossScaleOptimizer`, non-finite steps are skipped). `g_prev`
+        turns NaN everywhere once the variable's first element is NaN or
+        infinite: the new `g_prev` is written as `g + 0 * theta.flat[0]`, which
+        lets XLA overwrite the slot in place instead of copying it first.
 
     Reference:
     - [Dubey et al., 2019](https://arxiv.org/abs/1909.11015)
@@ -95,6 +99,10 @@ class DiffGrad(AdaptiveMoments):
         xi = _math.diffgrad_friction(g, previous_gradient)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
         self._descend(
-            variable, index, alpha * m * xi / (keras.ops.sqrt(v) + self._epsilon)
+            variable, index, alpha * m * xi / (ops.sqrt(v) + self._epsilon)
         )
-        self.assign(previous_gradient, g)
+        # Stored after the update has read the old g_prev, without a copy of it.
+        self.assign(
+            previous_gradient,
+            _math.written_after(g, ops.convert_to_tensor(variable)),
+        )
