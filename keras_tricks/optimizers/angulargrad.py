@@ -61,7 +61,10 @@ class AngularGrad(AdaptiveMoments):
         tensor of reads and writes per step. `g_prev` holds the gradient after
         the L2 term. A NaN gradient does not raise: `m`, `v` and the variable
         turn NaN as with Keras's `Adam`; NaN tangents count as "not above", so
-        the angle state may take NaN too.
+        the angle state may take NaN too. `g_prev` turns NaN everywhere once
+        the first element of the angle state is NaN: it is written as
+        `g + 0 * min_tangent.flat[0]`, which lets XLA overwrite it in place
+        instead of copying it first.
 
     Reference:
     - [Roy et al., 2021](https://arxiv.org/abs/2105.10190)
@@ -110,9 +113,13 @@ class AngularGrad(AdaptiveMoments):
             g, previous_gradient, min_tangent, self.method
         )
         self.assign(min_tangent, new_min_tangent)
-        self.assign(previous_gradient, g)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
         self._descend(variable, index, alpha * m * phi / (ops.sqrt(v) + self._epsilon))
+        # Stored after the angle state has read the old g_prev, without a copy.
+        self.assign(
+            previous_gradient,
+            _math.written_after(g, ops.convert_to_tensor(min_tangent)),
+        )
 
     def get_config(self):
         config = super().get_config()
