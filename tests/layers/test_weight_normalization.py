@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_tricks.layers import WeightNormalization
-from tests.helpers.layer_checks import check_layer, replica_values, shared_strategy
+from tests.helpers.layer_checks import check_layer, replica_values
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,6 @@ def test_data_init_gives_zero_mean_unit_variance(factory, shape):
 
 
 def test_data_init_uses_global_batch_under_mirrored_strategy(strategy):
-    strategy = shared_strategy(strategy)
     # Replica 0 gets the first half; the halves differ, the global batch does not.
     x = np.concatenate(
         [np.random.default_rng(3).normal(m, 1.0, size=(8, 4)) for m in (-2.0, 2.0)]
