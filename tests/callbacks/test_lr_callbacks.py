@@ -92,6 +92,34 @@ def test_rates_per_batch_reach_the_logs(callback, reference, tmp_path):
     np.testing.assert_allclose([float(r["learning_rate"]) for r in rows], expected[[7, 15]], rtol=1e-6)
 
 
+def _tensorboard_scalars(log_dir, tag):
+    import tensorflow as tf
+
+    values = {}
+    for path in sorted((log_dir / "train").glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values[event.step] = float(tf.make_ndarray(value.tensor))
+    return [values[step] for step in sorted(values)]
+
+
+def test_tensorboard_sees_the_rate(tmp_path):
+    x, y = _data()
+    model = _model(keras.optimizers.SGD(0.5))
+    model.fit(
+        x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+        callbacks=[
+            CyclicalLR(0.01, 0.1, 5),
+            keras.callbacks.TensorBoard(log_dir=str(tmp_path)),
+        ],
+    )
+    expected = clr_numpy(np.arange(16.0), 0.01, 0.1, 5)[[7, 15]]
+    written = _tensorboard_scalars(tmp_path, "epoch_learning_rate")
+    np.testing.assert_allclose(written, expected, rtol=1e-6)
+
+
 def test_warmup_callback_hands_over_to_a_schedule():
     x, y = _data()
     record = RecordRates()
