@@ -9,6 +9,7 @@ import pytest
 
 from keras_tricks.callbacks import CyclicalLR, LRFinder, WarmupLR
 from keras_tricks.schedules import CyclicalLearningRate, StepDecay
+from tests.helpers.callbacks import Interrupt
 
 
 # Smith, 2017 (arXiv 1506.01186), section 3.1.
@@ -34,19 +35,6 @@ class RecordRates(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.rates.append(logs["learning_rate"])
 
-
-class Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.at = (epoch, batch)
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (self.epoch, batch) == self.at:
-            raise RuntimeError("interrupted")
 
 
 def _data():

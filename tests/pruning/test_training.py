@@ -6,6 +6,7 @@ import pytest
 
 from keras_tricks.callbacks import Pruning
 from keras_tricks.pruning import PolynomialDecay, prune_low_magnitude
+from tests.helpers.callbacks import Interrupt
 from tests.pruning._helpers import expected_zeros, masks_and_weights, wrappers
 
 
@@ -51,19 +52,6 @@ def test_mirrored_strategy_masks_identical_and_equal_to_single_device(strategy):
         np.testing.assert_allclose(w1, w2, rtol=1e-5, atol=1e-6)
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.at = (epoch, batch)
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if (self.epoch, batch) == self.at:
-            raise RuntimeError("interrupted")
-
 
 def test_backup_and_restore_resumes_at_the_same_schedule_position(tmp_path):
     x, y = _data()
@@ -76,7 +64,7 @@ def test_backup_and_restore_resumes_at_the_same_schedule_position(tmp_path):
     with pytest.raises(RuntimeError, match="interrupted"):
         resumed.fit(
             x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
-            callbacks=[keras.callbacks.BackupAndRestore(backup), Pruning(), _Interrupt(1, 2)],
+            callbacks=[keras.callbacks.BackupAndRestore(backup), Pruning(), Interrupt(1, 2)],
         )
     # Interrupted in epoch 1 (after pruning step 6): the backup holds epoch 0.
     fresh = _model()
