@@ -64,12 +64,13 @@ def prepare(make, jit):
     for _ in range(3):
         run()
     n = sum(int(np.prod(s)) for s in SHAPES)
-    slots = (len(optimizer.variables) - 2) // len(variables)  # less iterations, lr
-    reads = 2 * slots + 3  # state r+w, variable r+w, gradient r
+    # Every optimizer variable but the scalar step counter and learning rate.
+    state = sum(int(np.prod(v.shape)) * 4 for v in optimizer.variables if v.shape)
+    # State read and written, variable read and written, gradient read.
+    bytes_moved = 2 * state + 3 * 4 * n
     # AngularGrad decides per tensor whether its angle state moves, which needs
     # a full pass over g, g_prev and min_tangent before the update can start.
-    reads += EXTRA_READS.get(type(optimizer).__name__, 0)
-    bytes_moved = reads * 4 * n
+    bytes_moved += EXTRA_READS.get(type(optimizer).__name__, 0) * 4 * n
     return run, bytes_moved, n
 
 

@@ -40,6 +40,21 @@ def bias_correction(beta, step):
     return ops.negative(ops.expm1(ops.multiply(step, math.log(beta))))
 
 
+def adaptive_step(first_moment, second_moment, a, epsilon, b=None):
+    """The step every optimizer here takes, before any per-element factor.
+
+    `a * m / (sqrt(w) + epsilon)` with per-step scalars `a` and `epsilon`,
+    where `w` is the second moment (or AdaBelief's `s`, or AMSGrad's maximum);
+    with `b`, the rectified form `m * (a / (sqrt(w) + epsilon) + b)` (see
+    `rectified_coefficients`). DiffGrad and AngularGrad multiply the result by
+    their per-element coefficient.
+    """
+    root = ops.sqrt(second_moment) + epsilon
+    if b is None:
+        return a * first_moment / root
+    return first_moment * (a / root + b)
+
+
 def diffgrad_friction(gradient, previous_gradient):
     """diffGrad's friction coefficient `xi = sigmoid(|g_prev - g|)` (Dubey et al., 2019)."""
     return ops.sigmoid(ops.abs(previous_gradient - gradient))

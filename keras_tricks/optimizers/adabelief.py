@@ -112,12 +112,12 @@ class AdaBelief(AdaptiveMoments):
                 self.degenerated_to_sgd,
                 variable.dtype,
             )
-            self._descend(variable, index, m * (a / (ops.sqrt(s) + self._epsilon) + b))
+            self._descend(variable, index, m, s, a, self._epsilon, b)
         else:
             # lr / bc1 * m / (sqrt(s) / sqrt(bc2) + eps), one divide per element.
             alpha = self._adam_step_size(learning_rate, step, variable.dtype)
             eps = self._epsilon * ops.sqrt(_math.bias_correction(self._beta_2, step))
-            self._descend(variable, index, alpha * m / (ops.sqrt(s) + eps))
+            self._descend(variable, index, m, s, alpha, eps)
 
     def get_config(self):
         config = super().get_config()

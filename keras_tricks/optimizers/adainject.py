@@ -7,7 +7,6 @@ because they differ only in their base.
 """
 
 import keras
-from keras import ops
 
 from keras_tricks._checks import check_positive
 from keras_tricks.optimizers._base import AdaptiveMoments
@@ -101,7 +100,7 @@ class _Adam(AdaptiveMoments):
         m = self._update_first_moment(g, variable, index, step)
         v = self._update_second_moment(index, g * g)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
-        self._descend(variable, index, alpha * m / (ops.sqrt(v) + self._epsilon))
+        self._descend(variable, index, m, v, alpha, self._epsilon)
 
 
 def _document(cls, summary, base, defaults="", start=2):

@@ -70,6 +70,7 @@ class AngularGrad(AdaptiveMoments):
     - [Roy et al., 2021](https://arxiv.org/abs/2105.10190)
     """
 
+    _step_factor = True
     _extra_slots = (
         ("previous_gradient", "zeros"),
         ("min_tangent", keras.initializers.Constant(-1.0)),
@@ -114,7 +115,7 @@ class AngularGrad(AdaptiveMoments):
         )
         self.assign(min_tangent, new_min_tangent)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
-        self._descend(variable, index, alpha * m * phi / (ops.sqrt(v) + self._epsilon))
+        self._descend(variable, index, m, v, alpha, self._epsilon, factor=phi)
         # Stored after the angle state has read the old g_prev, without a copy.
         self.assign(
             previous_gradient,

@@ -64,6 +64,7 @@ class DiffGrad(AdaptiveMoments):
     - [Dubey et al., 2019](https://arxiv.org/abs/1909.11015)
     """
 
+    _step_factor = True
     _extra_slots = (("previous_gradient", "zeros"),)
 
     def __init__(
@@ -98,9 +99,7 @@ class DiffGrad(AdaptiveMoments):
         previous_gradient = self._slot("previous_gradient", index)
         xi = _math.diffgrad_friction(g, previous_gradient)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
-        self._descend(
-            variable, index, alpha * m * xi / (ops.sqrt(v) + self._epsilon)
-        )
+        self._descend(variable, index, m, v, alpha, self._epsilon, factor=xi)
         # Stored after the update has read the old g_prev, without a copy of it.
         self.assign(
             previous_gradient,

@@ -104,7 +104,7 @@ class RAdam(AdaptiveMoments):
             self.degenerated_to_sgd,
             variable.dtype,
         )
-        self._descend(variable, index, m * (a / (ops.sqrt(v) + self._epsilon) + b))
+        self._descend(variable, index, m, v, a, self._epsilon, b)
 
     def get_config(self):
         config = super().get_config()
