@@ -132,6 +132,20 @@ def rectified_coefficients(
     return ops.cast(a, dtype), ops.cast(b, dtype)
 
 
+def count_true(mask):
+    """The number of `True` elements of a boolean tensor, exactly, as int32.
+
+    Summed first in blocks of up to 32 elements in float32 (exact, at most
+    32), then in int32: between two sums of different types, XLA on the CPU
+    folds the comparison that makes `mask` into the first sum instead of
+    writing the mask out (a full-size pass) and summing it in a tree.
+    """
+    size = int(math.prod(mask.shape))
+    block = next((k for k in (32, 16, 8, 4, 2) if size % k == 0), 1)
+    partial = ops.sum(ops.reshape(ops.cast(mask, "float32"), [-1, block]), axis=-1)
+    return ops.sum(ops.cast(partial, "int32"))
+
+
 def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     """AngularGrad's coefficient `phi` and its new angle state (Roy et al., 2021).
 
@@ -148,18 +162,21 @@ def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     `"cos"`) or `final = tan` (method `"tan"`), and
     `phi = 0.5 * tanh(|final|) + 0.5`.
 
+    `atan` is increasing, so comparing angles is comparing tangents, and the
+    count compares `|g_prev - g| > min_tangent * |1 + g_prev g|`, the same
+    test without the division (a division shared by the count and the new
+    state makes XLA write `tan` out).
+
     Returns:
         `(phi, new_min_tangent)`.
     """
-    tangent = ops.abs(
-        (previous_gradient - gradient) / (1.0 + previous_gradient * gradient)
-    )
-    # atan is strictly increasing, so comparing angles is comparing tangents.
-    above = ops.greater(tangent, ops.maximum(min_tangent, 0.0))
-    # mean(above) < 0.5, counted exactly in integers: a float mean makes XLA
-    # write the indicator out and sum it in a tree of passes.
-    count = ops.sum(ops.cast(above, "int32"))
-    move = ops.less(2 * count, int(math.prod(tangent.shape)))
+    difference = previous_gradient - gradient
+    denominator = 1.0 + previous_gradient * gradient
+    threshold = ops.maximum(min_tangent, 0.0)
+    above = ops.greater(ops.abs(difference), threshold * ops.abs(denominator))
+    # mean(angle > min_angle) < 0.5, counted exactly in integers.
+    move = ops.less(2 * count_true(above), int(math.prod(gradient.shape)))
+    tangent = ops.abs(difference / denominator)
     new_min_tangent = ops.where(move, tangent, min_tangent)
     if method == "cos":
         final = ops.rsqrt(1.0 + ops.square(new_min_tangent))
