@@ -158,6 +158,12 @@ CASES = [
     ("AdaBeliefInject", "adabelief", {"inject_from": 2}),
     ("AdaBeliefInject", "adabelief", {"inject_from": 2, "rectify": False}),
     ("RAdamInject", "radam", {"inject_from": 3}),
+    (
+        "RAdamInject",
+        "radam",
+        {"inject_from": 3, "amsgrad": True, "l2_weight_decay": 0.05, "weight_decay": 0.1},
+    ),
+    ("AdaBeliefInject", "adabelief", {"inject_from": 2, "amsgrad": True, "weight_decay": 0.1}),
 ]
 
 
@@ -229,3 +235,14 @@ def test_tf_addons_golden_values(name, kwargs, golden):
     run_steps(optimizer, variables, grads)
     for variable, want in zip(variables, golden, strict=True):
         np.testing.assert_allclose(variable.numpy(), want, rtol=1e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("shape", [(0,), (1,), (7,), (33,), (3, 5, 7), (64, 32)])
+def test_count_true_is_exact_for_any_size(shape):
+    # AngularGrad's per-tensor decision sums in blocks of up to 32 elements.
+    from keras_tricks.optimizers import _math
+
+    rng = np.random.default_rng(1)
+    mask = rng.random(shape) < 0.3
+    count = tf.function(_math.count_true, jit_compile=True)(tf.constant(mask))
+    assert int(count) == int(mask.sum())
