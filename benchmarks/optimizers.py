@@ -3,8 +3,9 @@
 One run, one model of about 5M float32 parameters (a few large Dense-sized
 kernels), each optimizer's step inside one `tf.function` (XLA-compiled, as
 `fit` compiles it by default; `--no-jit` for plain graphs). After a warmup,
-the optimizers are timed in interleaved rounds (a shared machine's
-load then weighs on all alike) and the median step is reported, with the ratio to Adam, the bytes
+the optimizers are timed in interleaved rounds of three steps (a shared
+machine's load then weighs on all alike); the median step is reported, with the
+median over the rounds of the ratio to Adam within a round, the bytes
 each step must move (every state tensor read and written, the variable read
 and written, the gradient read) and the floor that the machine's measured copy
 bandwidth puts under that.
@@ -74,21 +75,29 @@ def prepare(make, jit):
     return run, bytes_moved, n
 
 
-def time_all(runs, steps, rounds=5):
-    """Median step time of each run, timed in interleaved rounds.
+def time_all(runs, steps, per_round=3):
+    """Median step time of each run, and its median ratio to the first run.
 
-    On a shared machine the load drifts; timing every optimizer a few steps at
-    a time, round after round, spreads that drift over all of them alike.
+    On a shared machine the load drifts. Every optimizer is timed a few steps
+    at a time, round after round, and its ratio to the first run (Adam) is
+    taken within each round, between steps timed moments apart; the median
+    over the rounds is reported.
     """
+    rounds = max(1, steps // per_round)
     times = [[] for _ in runs]
-    per_round = max(1, steps // rounds)
+    round_medians = [[] for _ in runs]
     for _ in range(rounds):
         for i, run in enumerate(runs):
+            current = []
             for _ in range(per_round):
                 start = time.perf_counter()
                 run()
-                times[i].append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times]
+                current.append(time.perf_counter() - start)
+            times[i].extend(current)
+            round_medians[i].append(np.median(current))
+    anchor = np.array(round_medians[0])
+    ratios = [float(np.median(np.array(r) / anchor)) for r in round_medians]
+    return [float(np.median(t)) for t in times], ratios
 
 
 def main():
@@ -105,24 +114,23 @@ def main():
         (cls.__name__, cls) for cls in classes if isinstance(cls, type)
     ]
     prepared = [prepare(make, jit) for _, make in candidates]
-    seconds = time_all([run for run, _, _ in prepared], args.steps)
+    seconds, ratios = time_all([run for run, _, _ in prepared], args.steps)
     rows = [
-        (name, t, bytes_moved, n)
-        for (name, _), t, (_, bytes_moved, n) in zip(
-            candidates, seconds, prepared, strict=True
+        (name, t, ratio, bytes_moved, n)
+        for (name, _), t, ratio, (_, bytes_moved, n) in zip(
+            candidates, seconds, ratios, prepared, strict=True
         )
     ]
-    adam_time = rows[0][1]
-    print(f"parameters: {rows[0][3]:,}  jit_compile={jit}  steps={args.steps}")
+    print(f"parameters: {rows[0][4]:,}  jit_compile={jit}  steps={args.steps}")
     print(f"copy bandwidth: {bandwidth / 1e9:.1f} GB/s")
     print(
         f"{'optimizer':<16} {'ms/step':>8} {'x Adam':>7} {'MB/step':>8} "
         f"{'floor ms':>8} {'x floor':>7}"
     )
-    for name, seconds, bytes_moved, _ in rows:
+    for name, seconds, ratio, bytes_moved, _ in rows:
         floor = bytes_moved / bandwidth
         print(
-            f"{name:<16} {seconds * 1e3:8.2f} {seconds / adam_time:7.2f} "
+            f"{name:<16} {seconds * 1e3:8.2f} {ratio:7.2f} "
             f"{bytes_moved / 1e6:8.1f} {floor * 1e3:8.2f} {seconds / floor:7.2f}"
         )
 
