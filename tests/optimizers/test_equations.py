@@ -246,3 +246,29 @@ def test_count_true_is_exact_for_any_size(shape):
     mask = rng.random(shape) < 0.3
     count = tf.function(_math.count_true, jit_compile=True)(tf.constant(mask))
     assert int(count) == int(mask.sum())
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("AdamInject", {}),
+        ("AdamInject", {"amsgrad": True}),
+        ("RAdamInject", {}),
+        ("AdaBeliefInject", {"rectify": False}),
+        ("AdaBeliefInject", {"amsgrad": True}),
+    ],
+)
+def test_inject_rebuilds_the_last_update_bit_for_bit(name, kwargs):
+    # The variable restarts at zero before each step, so the step's update is
+    # exactly `-variable`; the rebuilt update must equal it to the bit, through
+    # RAdam's switch from momentum steps to rectified ones (at step 6).
+    optimizer = getattr(optimizers, name)(learning_rate=0.01, **kwargs)
+    variable = keras.Variable(np.zeros(7, "float32"))
+    rng = np.random.default_rng(2)
+    for _ in range(8):
+        variable.assign(np.zeros(7, "float32"))
+        gradient = rng.normal(size=7).astype("float32")
+        optimizer.apply_gradients([(tf.constant(gradient), variable)])
+        rebuilt = optimizer._last_update(0)
+        np.testing.assert_array_equal(np.asarray(rebuilt), -variable.numpy())
+        assert np.abs(variable.numpy()).min() > 0
