@@ -168,9 +168,9 @@ def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     `phi = 0.5 * tanh(|final|) + 0.5`.
 
     `atan` is increasing, so comparing angles is comparing tangents, and the
-    count compares `|g_prev - g| > min_tangent * |1 + g_prev g|`, the same
-    test without the division (a division shared by the count and the new
-    state makes XLA write `tan` out).
+    count compares `|g_prev - g| > min_tangent * |1 + g_prev g|`,
+    mathematically the same test without the division (a division shared by
+    the count and the new state makes XLA write `tan` out).
 
     Returns:
         `(phi, new_min_tangent)`.
