@@ -258,17 +258,21 @@ def test_count_true_is_exact_for_any_size(shape):
         ("AdaBeliefInject", {"amsgrad": True}),
     ],
 )
-def test_inject_rebuilds_the_last_update_bit_for_bit(name, kwargs):
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "xla"])
+def test_inject_rebuilds_the_last_update_bit_for_bit(name, kwargs, jit):
     # The variable restarts at zero before each step, so the step's update is
     # exactly `-variable`; the rebuilt update must equal it to the bit, through
     # RAdam's switch from momentum steps to rectified ones (at step 6).
     optimizer = getattr(optimizers, name)(learning_rate=0.01, **kwargs)
     variable = keras.Variable(np.zeros(7, "float32"))
+    optimizer.build([variable])
+    apply = tf.function(
+        lambda g: optimizer.apply_gradients([(g, variable)]), jit_compile=jit
+    )
+    rebuild = tf.function(lambda: optimizer._last_update(0), jit_compile=jit)
     rng = np.random.default_rng(2)
     for _ in range(8):
         variable.assign(np.zeros(7, "float32"))
-        gradient = rng.normal(size=7).astype("float32")
-        optimizer.apply_gradients([(tf.constant(gradient), variable)])
-        rebuilt = optimizer._last_update(0)
-        np.testing.assert_array_equal(np.asarray(rebuilt), -variable.numpy())
+        apply(tf.constant(rng.normal(size=7).astype("float32")))
+        np.testing.assert_array_equal(rebuild().numpy(), -variable.numpy())
         assert np.abs(variable.numpy()).min() > 0
