@@ -48,22 +48,11 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
     Subclasses set `_extra_slots` (name, initializer pairs created per variable
     after the moments) and implement `update_step` from the helpers below.
     `_inject_start` is `None` for plain optimizers; the AdaInject classes set it
-    to the first step that injects. `_step_factor` is `True` for optimizers
-    that multiply the adaptive step by a per-element coefficient (DiffGrad,
-    AngularGrad).
-
-    AdaInject needs the last update at the next step. Where the step is
-    `_math.adaptive_step` of the moments and per-step scalars alone, the class
-    keeps those three scalars per variable and rebuilds the update from the
-    moments before they move, exactly (the same expression on the same
-    values): a full-size slot written every step costs a pass over memory. With
-    a per-element coefficient the update cannot be rebuilt (DiffGrad's
-    friction needs the gradient before last), so it is kept whole.
+    to the first step that injects.
     """
 
     _extra_slots = ()
     _inject_start = None
-    _step_factor = False
 
     def __init__(
         self,
@@ -109,28 +98,13 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         slots = [("momentum", "zeros"), ("velocity", "zeros")]
         if self.amsgrad:
             slots.append(("velocity_hat", "zeros"))
-        keeps_update = self._inject_start is not None and self._step_factor
-        if keeps_update:
+        if self._inject_start is not None:
             slots.append(("last_update", "zeros"))
         slots.extend(self._extra_slots)
         names = [name for name, _ in slots]
         initializers = [initializer for _, initializer in slots]
         created = self.add_optimizer_variables(var_list, names, initializers)
         self._slots = dict(zip(names, created, strict=True))
-        if self._inject_start is not None and not keeps_update:
-            self._last_step = [self._add_last_step(v) for v in var_list]
-
-    def _add_last_step(self, variable):
-        """A per-variable `[a, b, epsilon]` of the last step; `[0, 0, 1]` is no step."""
-        name = getattr(variable, "path", variable.name).replace("/", "_")
-        return self.add_variable(
-            shape=(3,),
-            initializer=lambda shape, dtype: ops.convert_to_tensor(
-                [0.0, 0.0, 1.0], dtype
-            ),
-            dtype=variable.dtype,
-            name=f"{name}_last_step",
-        )
 
     def _slot(self, name, index):
         return self._slots[name][index]
@@ -155,7 +129,7 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
                     self.weight_decay, variable.dtype
                 )
             change = _math.parameter_change(
-                self._last_update(index), variable, decay
+                self._slot("last_update", index), variable, decay
             )
             value = _math.injected_gradient(
                 gradient,
@@ -168,44 +142,22 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         self.assign(momentum, m)
         return m
 
-    def _last_update(self, index):
-        """The update of the last step, read before this step moves any slot."""
-        if self._step_factor:
-            return self._slot("last_update", index)
-        a, b, epsilon = ops.unstack(self._last_step[index], 3)
-        second = self._slot("velocity_hat" if self.amsgrad else "velocity", index)
-        return _math.adaptive_step(self._slot("momentum", index), second, a, epsilon, b)
-
     def _descend(self, variable, index, m, w, a, epsilon, b=None, factor=None):
         """`theta -= adaptive_step(m, w, a, epsilon, b) * factor`.
 
         Every optimizer ends its step here, after its last read of any slot;
-        AdaInject classes also record what `_last_update` needs.
+        AdaInject classes also keep the update for the next step.
         """
-        epsilon = ops.cast(epsilon, variable.dtype)
-        rebuilds = self._inject_start is not None and not self._step_factor
-        if rebuilds and b is None:
-            # The form `_last_update` rebuilds, so the two agree bit for bit.
-            b = ops.zeros_like(a)
         update = _math.adaptive_step(m, w, a, epsilon, b)
         if factor is not None:
             update = update * factor
         self.assign_sub(variable, update)
-        if rebuilds:
-            self.assign(self._last_step[index], ops.stack([a, b, epsilon]))
-        elif self._inject_start is not None:
+        if self._inject_start is not None:
             self.assign(self._slot("last_update", index), update)
 
     def _update_second_moment(self, index, value, shift=None):
         """Update the second moment with `value` (plus `shift`); apply AMSGrad."""
         velocity = self._slot("velocity", index)
-        if self._inject_start is not None and not self._step_factor:
-            # `_last_update` read the old second moment for the first moment;
-            # depending on the new first moment orders this write after that
-            # read, so XLA need not copy the slot first.
-            value = _math.written_after(
-                value, ops.convert_to_tensor(self._slot("momentum", index))
-            )
         if shift is not None:
             # beta_2 v + (1 - beta_2) value + shift, as one EMA: a separate add
             # makes XLA recompute `v` inside the variable's update.

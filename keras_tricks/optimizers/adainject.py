@@ -38,14 +38,11 @@ _INJECT_DOC = """
 
     Note:
         `theta_prev` is read after the base optimizer's decoupled
-        `weight_decay` has been applied for that step. The state does not
-        keep `theta_prev`: `theta_prev - theta` is the last update plus the
-        decay since, and the last update is rebuilt, bit for bit, from the
-        moments before they move and three scalars per variable (the step's
-        coefficients), except in `DiffGradInject`, whose friction needs the
-        gradient before last, so it keeps the last update as a slot. A NaN
-        gradient does not raise: it turns the moments and the variable NaN, as
-        Keras's `Adam` does.
+        `weight_decay` has been applied for that step. The state keeps the
+        last update rather than `theta_prev` (a copy of every variable per
+        step fewer); `theta_prev - theta` is rebuilt from it exactly, decay
+        included. A NaN gradient does not raise: it turns the moments and the
+        variable NaN, as Keras's `Adam` does.
 
     Reference:
     - [Dubey et al., 2022](https://arxiv.org/abs/2109.12504), and the authors'

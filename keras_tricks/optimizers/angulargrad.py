@@ -70,7 +70,6 @@ class AngularGrad(AdaptiveMoments):
     - [Roy et al., 2021](https://arxiv.org/abs/2105.10190)
     """
 
-    _step_factor = True
     _extra_slots = (
         ("previous_gradient", "zeros"),
         ("min_tangent", keras.initializers.Constant(-1.0)),

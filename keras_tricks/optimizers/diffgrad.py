@@ -64,7 +64,6 @@ class DiffGrad(AdaptiveMoments):
     - [Dubey et al., 2019](https://arxiv.org/abs/1909.11015)
     """
 
-    _step_factor = True
     _extra_slots = (("previous_gradient", "zeros"),)
 
     def __init__(

@@ -246,33 +246,3 @@ def test_count_true_is_exact_for_any_size(shape):
     mask = rng.random(shape) < 0.3
     count = tf.function(_math.count_true, jit_compile=True)(tf.constant(mask))
     assert int(count) == int(mask.sum())
-
-
-@pytest.mark.parametrize(
-    "name, kwargs",
-    [
-        ("AdamInject", {}),
-        ("AdamInject", {"amsgrad": True}),
-        ("RAdamInject", {}),
-        ("AdaBeliefInject", {"rectify": False}),
-        ("AdaBeliefInject", {"amsgrad": True}),
-    ],
-)
-@pytest.mark.parametrize("jit", [False, True], ids=["eager", "xla"])
-def test_inject_rebuilds_the_last_update_bit_for_bit(name, kwargs, jit):
-    # The variable restarts at zero before each step, so the step's update is
-    # exactly `-variable`; the rebuilt update must equal it to the bit, through
-    # RAdam's switch from momentum steps to rectified ones (at step 6).
-    optimizer = getattr(optimizers, name)(learning_rate=0.01, **kwargs)
-    variable = keras.Variable(np.zeros(7, "float32"))
-    optimizer.build([variable])
-    apply = tf.function(
-        lambda g: optimizer.apply_gradients([(g, variable)]), jit_compile=jit
-    )
-    rebuild = tf.function(lambda: optimizer._last_update(0), jit_compile=jit)
-    rng = np.random.default_rng(2)
-    for _ in range(8):
-        variable.assign(np.zeros(7, "float32"))
-        apply(tf.constant(rng.normal(size=7).astype("float32")))
-        np.testing.assert_array_equal(rebuild().numpy(), -variable.numpy())
-        assert np.abs(variable.numpy()).min() > 0
