@@ -1,19 +1,20 @@
 """Time `apply_gradients` of each keras_tricks optimizer against Keras's Adam.
 
 One run, one model of about 5M float32 parameters (a few large Dense-sized
-kernels), each optimizer's step inside one `tf.function` (XLA-compiled, as
-`fit` compiles it by default; `--no-jit` for plain graphs). After a warmup,
-the optimizers are timed in interleaved rounds of three steps (a shared
-machine's load then weighs on all alike); the median step is reported, with the
-median over the rounds of the ratio to Adam within a round, the bytes
-each step must move (every state tensor read and written, the variable read
-and written, the gradient read), the floor that the machine's measured copy
-bandwidth puts under that, and, under XLA, the bytes the compiled step actually
-reads and writes pass by pass (counted on its optimized HLO), with their ratio
-to Adam's: XLA on the CPU writes one output per pass, so that plan, not the
-bytes the equations need, is what the time follows.
+kernels), each optimizer's step inside one `tf.function`, timed in both modes
+Keras's `fit` uses: XLA (`jit_compile="auto"` on a GPU) and plain graphs (its
+default on CPU-only machines and under `tf.distribute`). After a warmup, the
+optimizers are timed in interleaved rounds of three steps (a shared machine's
+load then weighs on all alike); the median step is reported, with the median
+over the rounds of the ratio to Adam within a round, the bytes each step must
+move (every state tensor read and written, the variable read and written, the
+gradient read), the floor that the machine's measured copy bandwidth puts under
+that, and, under XLA, the bytes the compiled step actually reads and writes
+pass by pass (counted on its optimized HLO), with their ratio to Adam's: XLA
+on the CPU writes one output per pass, so that plan, not the bytes the
+equations need, is what the time follows. In plain graphs every op is a pass.
 
-    python3 benchmarks/optimizers.py [--steps 30] [--no-jit]
+    python3 benchmarks/optimizers.py [--steps 30] [--mode both|xla|graph]
 """
 
 import argparse
@@ -179,12 +180,42 @@ def time_all(runs, steps, per_round=3):
     return [float(np.median(t)) for t in times], ratios
 
 
+def report(candidates, jit, steps, bandwidth):
+    """Time every candidate in one mode (XLA or plain graphs) and print the table."""
+    prepared = [prepare(make, jit) for _, make in candidates]
+    seconds, ratios = time_all([p[0] for p in prepared], steps)
+    adam_planned = prepared[0][2]
+    mode = "XLA (jit_compile=True)" if jit else "plain graphs (jit_compile=False)"
+    print(f"\n{mode}, {prepared[0][3]:,} parameters, {steps} steps")
+    print(
+        f"{'optimizer':<16} {'ms/step':>8} {'x Adam':>7} {'MB/step':>8} "
+        f"{'floor ms':>8} {'x floor':>7} {'XLA MB':>7} {'XLA x Adam':>10}"
+    )
+    for (name, _), t, ratio, (_, needed, planned, _) in zip(
+        candidates, seconds, ratios, prepared, strict=True
+    ):
+        floor = needed / bandwidth
+        if planned is None:
+            plan = f"{'-':>7} {'-':>10}"
+        else:
+            plan = f"{planned / 1e6:7.1f} {planned / adam_planned:10.2f}"
+        print(
+            f"{name:<16} {t * 1e3:8.2f} {ratio:7.2f} "
+            f"{needed / 1e6:8.1f} {floor * 1e3:8.2f} {t / floor:7.2f} {plan}"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--no-jit", action="store_true")
+    parser.add_argument(
+        "--mode",
+        choices=("both", "xla", "graph"),
+        default="both",
+        help="XLA (fit's default on a GPU), plain graphs (fit's default on "
+        "CPU-only machines and under tf.distribute), or both",
+    )
     args = parser.parse_args()
-    jit = not args.no_jit
     # Under plain graphs grappler drops the `+ 0` and nothing is copied, so the
     # floor is always measured under XLA: it is a property of the machine.
     bandwidth = copy_bandwidth(True)
@@ -192,35 +223,13 @@ def main():
     candidates = [("keras Adam", keras.optimizers.Adam)] + [
         (cls.__name__, cls) for cls in classes if isinstance(cls, type)
     ]
-    prepared = [prepare(make, jit) for _, make in candidates]
-    seconds, ratios = time_all([p[0] for p in prepared], args.steps)
-    rows = [
-        (name, t, ratio, needed, planned)
-        for (name, _), t, ratio, (_, needed, planned, _) in zip(
-            candidates, seconds, ratios, prepared, strict=True
-        )
-    ]
-    adam_planned = rows[0][4]
-    print(f"parameters: {prepared[0][3]:,}  jit_compile={jit}  steps={args.steps}")
     print(f"copy bandwidth: {bandwidth / 1e9:.1f} GB/s")
     print(
-        "MB/step: what the update must read and write; XLA MB: what the compiled"
-        " step reads and writes, pass by pass"
+        "MB/step: what the update must read and write; floor: that at the copy"
+        " bandwidth; XLA MB: what the compiled step reads and writes, pass by pass"
     )
-    print(
-        f"{'optimizer':<16} {'ms/step':>8} {'x Adam':>7} {'MB/step':>8} "
-        f"{'floor ms':>8} {'x floor':>7} {'XLA MB':>7} {'XLA x Adam':>10}"
-    )
-    for name, seconds, ratio, needed, planned in rows:
-        floor = needed / bandwidth
-        if planned is None:
-            plan = f"{'-':>7} {'-':>10}"
-        else:
-            plan = f"{planned / 1e6:7.1f} {planned / adam_planned:10.2f}"
-        print(
-            f"{name:<16} {seconds * 1e3:8.2f} {ratio:7.2f} "
-            f"{needed / 1e6:8.1f} {floor * 1e3:8.2f} {seconds / floor:7.2f} {plan}"
-        )
+    for jit in {"both": (True, False), "xla": (True,), "graph": (False,)}[args.mode]:
+        report(candidates, jit, args.steps, bandwidth)
 
 
 if __name__ == "__main__":
