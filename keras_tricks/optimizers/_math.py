@@ -197,9 +197,9 @@ def parameter_change(last_update, variable, decay):
 
         theta_prev - theta = last_update + decay / (1 - decay) * theta.
 
-    Working from the update instead of a stored `theta_prev` saves a copy of
-    every variable per step (XLA must otherwise copy the old variable before
-    overwriting it). `decay` is a scalar tensor or `None` (no decoupled decay).
+    Storing the update instead of `theta_prev` saves a copy of every variable
+    per step (XLA must otherwise copy the old variable before overwriting it).
+    `decay` is a scalar tensor or `None` (no decoupled decay).
     """
     if decay is None:
         return last_update

@@ -41,8 +41,9 @@ _INJECT_DOC = """
         `weight_decay` has been applied for that step. The state keeps the
         last update rather than `theta_prev` (a copy of every variable per
         step fewer); `theta_prev - theta` is rebuilt from it exactly, decay
-        included. A NaN gradient does not raise: it turns the moments and the
-        variable NaN, as Keras's `Adam` does.
+        included. A NaN gradient does not
+        raise: it turns the moments and the variable NaN, as Keras's `Adam`
+        does.
 
     Reference:
     - [Dubey et al., 2022](https://arxiv.org/abs/2109.12504), and the authors'

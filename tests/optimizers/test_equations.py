@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from keras_tricks import optimizers
+from keras_tricks.optimizers import _math
 
 SHAPES = [(4, 3), (5,), (2, 2, 3)]
 STEPS = 100
@@ -240,8 +241,6 @@ def test_tf_addons_golden_values(name, kwargs, golden):
 @pytest.mark.parametrize("shape", [(0,), (1,), (7,), (33,), (3, 5, 7), (64, 32)])
 def test_count_true_is_exact_for_any_size(shape):
     # AngularGrad's per-tensor decision sums in blocks of up to 32 elements.
-    from keras_tricks.optimizers import _math
-
     rng = np.random.default_rng(1)
     mask = rng.random(shape) < 0.3
     count = tf.function(_math.count_true, jit_compile=True)(tf.constant(mask))
