@@ -122,7 +122,12 @@ def copy_bandwidth(jit):
 
 
 def prepare(make, jit):
-    """Build `make()` on fresh variables; return its compiled step and the bytes it moves."""
+    """Build `make()` on fresh variables.
+
+    Returns its step (run and waited for), the bytes its equations must move,
+    the bytes its compiled step moves (under XLA; else `None`) and the number
+    of parameters.
+    """
     rng = np.random.default_rng(0)
     variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in SHAPES]
     grads = [tf.constant(rng.normal(size=s).astype("float32") * 1e-2) for s in SHAPES]
