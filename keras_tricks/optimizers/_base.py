@@ -117,6 +117,18 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         step = ops.cast(self.iterations + 1, variable.dtype)
         return gradient, step
 
+    def _adam_moments(self, gradient, variable):
+        """The start of every Adam-style step: `(index, g, t, m, v)`.
+
+        `g` is the gradient with the L2 term, `m` the updated first moment and
+        `v` the updated EMA of `g**2` (its AMSGrad maximum with `amsgrad`).
+        """
+        index = self._get_variable_index(variable)
+        g, step = self._gradient_and_step(gradient, variable)
+        m = self._update_first_moment(g, variable, index, step)
+        v = self._update_second_moment(index, g * g)
+        return index, g, step, m, v
+
     def _update_first_moment(self, gradient, variable, index, step):
         """Update and return `m`; AdaInject classes feed it the injected gradient."""
         momentum = self._slot("momentum", index)

@@ -95,10 +95,7 @@ class _Adam(AdaptiveMoments):
         )
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
-        g, step = self._gradient_and_step(gradient, variable)
-        m = self._update_first_moment(g, variable, index, step)
-        v = self._update_second_moment(index, g * g)
+        index, g, step, m, v = self._adam_moments(gradient, variable)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)
         self._descend(variable, index, m, v, alpha, self._epsilon)
 

@@ -103,10 +103,7 @@ class AngularGrad(AdaptiveMoments):
         self.method = method
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
-        g, step = self._gradient_and_step(gradient, variable)
-        m = self._update_first_moment(g, variable, index, step)
-        v = self._update_second_moment(index, g * g)
+        index, g, step, m, v = self._adam_moments(gradient, variable)
         previous_gradient = self._slot("previous_gradient", index)
         min_tangent = self._slot("min_tangent", index)
         phi, new_min_tangent = _math.angular_coefficient(

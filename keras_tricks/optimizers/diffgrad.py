@@ -91,10 +91,7 @@ class DiffGrad(AdaptiveMoments):
         )
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
-        g, step = self._gradient_and_step(gradient, variable)
-        m = self._update_first_moment(g, variable, index, step)
-        v = self._update_second_moment(index, g * g)
+        index, g, step, m, v = self._adam_moments(gradient, variable)
         previous_gradient = self._slot("previous_gradient", index)
         xi = _math.diffgrad_friction(g, previous_gradient)
         alpha = self._adam_step_size(learning_rate, step, variable.dtype)

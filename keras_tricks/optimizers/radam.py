@@ -92,10 +92,7 @@ class RAdam(AdaptiveMoments):
         self.degenerated_to_sgd = degenerated_to_sgd
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
-        g, step = self._gradient_and_step(gradient, variable)
-        m = self._update_first_moment(g, variable, index, step)
-        v = self._update_second_moment(index, g * g)
+        index, g, step, m, v = self._adam_moments(gradient, variable)
         a, b = _math.rectified_coefficients(
             ops.cast(learning_rate, variable.dtype),
             self._beta_1,
