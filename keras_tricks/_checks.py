@@ -12,13 +12,25 @@ def _fail(name, value, requirement):
     raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
 
 
-def check_number(name, value):
-    """Return ``value`` as a float, refusing booleans, strings and NaN."""
+def check_number(name, value, finite=True):
+    """Return ``value`` as a float, refusing booleans, strings, NaN and infinity.
+
+    ``finite=False`` lets ``inf`` and ``-inf`` through (never NaN).
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         _fail(name, value, "must be a real number")
     if math.isnan(value):
         _fail(name, value, "must not be NaN")
+    if finite and math.isinf(value):
+        _fail(name, value, "must be finite")
     return float(value)
+
+
+def check_bool(name, value):
+    """Return ``value`` if it is a bool (a string such as ``"False"`` is refused)."""
+    if not isinstance(value, bool):
+        _fail(name, value, "must be a bool (True or False)")
+    return value
 
 
 def check_int(name, value, minimum=None):
@@ -30,17 +42,20 @@ def check_int(name, value, minimum=None):
     return int(value)
 
 
-def check_positive(name, value, allow_zero=False):
+def check_positive(name, value, allow_zero=False, finite=True):
     """Return ``value`` as a float, requiring ``value > 0`` (``>= 0`` if allowed)."""
-    number = check_number(name, value)
+    number = check_number(name, value, finite=finite)
     if number < 0 or (number == 0 and not allow_zero):
         _fail(name, value, "must be >= 0" if allow_zero else "must be > 0")
     return number
 
 
 def check_range(name, value, low, high, low_closed=True, high_closed=False):
-    """Return ``value`` as a float, requiring it to lie in the given interval."""
-    number = check_number(name, value)
+    """Return ``value`` as a float, requiring it to lie in the given interval.
+
+    Infinity is refused unless the interval closes on it.
+    """
+    number = check_number(name, value, finite=False)
     above = number >= low if low_closed else number > low
     below = number <= high if high_closed else number < high
     if not (above and below):
