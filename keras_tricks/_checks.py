@@ -86,7 +86,12 @@ def check_pair(name, value, low=None, high=None, ordered=True):
     """
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
         _fail(name, value, "must be a pair (min, max)")
-    first, second = (check_number(name, v) for v in value)
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
+            _fail(name, value, "must be a pair of real numbers (min, max)")
+        if math.isinf(v):
+            _fail(name, value, "must be a pair of finite numbers (min, max)")
+    first, second = float(value[0]), float(value[1])
     if ordered and first > second:
         _fail(name, value, "must be ordered as (min, max)")
     for v in (first, second):
