@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_tricks._checks import check_choice
 from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import AdaptiveMoments
+from keras_tricks.optimizers._base import AdaptiveMoments, compute_dtype, is_empty
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -103,6 +103,8 @@ class AngularGrad(AdaptiveMoments):
         self.method = method
 
     def update_step(self, gradient, variable, learning_rate):
+        if is_empty(variable):
+            return  # nothing to update (and Keras's `ops.add` fails on (0, n))
         index, g, step, m, v = self._adam_moments(gradient, variable)
         previous_gradient = self._slot("previous_gradient", index)
         min_tangent = self._slot("min_tangent", index)
@@ -110,7 +112,7 @@ class AngularGrad(AdaptiveMoments):
             g, previous_gradient, min_tangent, self.method
         )
         self.assign(min_tangent, new_min_tangent)
-        alpha = self._adam_step_size(learning_rate, step, variable.dtype)
+        alpha = self._adam_step_size(learning_rate, step, compute_dtype(variable))
         self._descend(variable, index, m, v, alpha, self._epsilon, factor=phi)
         # Stored after the angle state has read the old g_prev, without a copy.
         self.assign(

@@ -4,7 +4,12 @@ import keras
 from keras import ops
 
 from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import AdaptiveMoments, check_flag
+from keras_tricks.optimizers._base import (
+    AdaptiveMoments,
+    check_flag,
+    compute_dtype,
+    is_empty,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -92,14 +97,17 @@ class RAdam(AdaptiveMoments):
         self.degenerated_to_sgd = degenerated_to_sgd
 
     def update_step(self, gradient, variable, learning_rate):
+        if is_empty(variable):
+            return  # nothing to update (and Keras's `ops.add` fails on (0, n))
         index, g, step, m, v = self._adam_moments(gradient, variable)
+        dtype = compute_dtype(variable)
         a, b = _math.rectified_coefficients(
-            ops.cast(learning_rate, variable.dtype),
+            ops.cast(learning_rate, dtype),
             self._beta_1,
             self._beta_2,
             step,
             self.degenerated_to_sgd,
-            variable.dtype,
+            dtype,
         )
         self._descend(variable, index, m, v, a, self._epsilon, b)
 
