@@ -20,7 +20,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_tricks._checks import check_number, check_positive, check_range
+from keras_tricks._checks import (
+    check_bool,
+    check_number,
+    check_positive,
+    check_range,
+)
 from keras_tricks.optimizers import _math
 
 
@@ -89,10 +94,8 @@ def is_empty(variable):
 
 
 def check_flag(name, value):
-    """Return ``value`` if it is a bool."""
-    if not isinstance(value, bool):
-        _fail(name, value, "must be a bool")
-    return value
+    """Return ``value`` if it is a bool (the shared check; a string is refused)."""
+    return check_bool(name, value)
 
 
 class AdaptiveMoments(keras.optimizers.Optimizer):
