@@ -89,7 +89,7 @@ else:
 
 
 def is_empty(variable):
-    """Whether `variable` has no elements (a zero-size dimension), known at trace time."""
+    """Whether `variable` has no elements (a zero-size dimension): known when traced."""
     return 0 in tuple(variable.shape)
 
 

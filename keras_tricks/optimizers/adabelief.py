@@ -43,7 +43,8 @@ class AdaBelief(AdaptiveMoments):
         beta_1: float in [0, 1), decay of the first moment. Defaults to `0.9`.
         beta_2: float in [0, 1), decay of the second moment. Defaults to `0.999`.
         epsilon: float >= 0, added both into `s` and to its square root.
-            Defaults to `1e-16`.
+            Values below 1.18e-38 (the smallest normal float32),
+            `0` included, act as 1.18e-38. Defaults to `1e-16`.
         amsgrad: bool, divide by the running maximum of `s`. Defaults to `False`.
         rectify: bool, apply RAdam's rectification. Defaults to `True`.
         degenerated_to_sgd: bool, with `rectify`, take bias-corrected momentum

@@ -32,7 +32,9 @@ class DiffGrad(AdaptiveMoments):
             or a callable returning the rate. Defaults to `0.001`.
         beta_1: float in [0, 1), decay of the first moment. Defaults to `0.9`.
         beta_2: float in [0, 1), decay of the second moment. Defaults to `0.999`.
-        epsilon: float >= 0 added to `sqrt(v)`. Defaults to `1e-8`.
+        epsilon: float >= 0 added to `sqrt(v)`. Values below 1.18e-38 (the
+            smallest normal float32), `0` included, act as 1.18e-38.
+            Defaults to `1e-8`.
         amsgrad: bool, divide by the running maximum of `v` (Reddi et al., 2018).
             Defaults to `False`.
         l2_weight_decay: float >= 0, coupled (L2) weight decay: adds

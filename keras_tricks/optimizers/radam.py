@@ -39,7 +39,9 @@ class RAdam(AdaptiveMoments):
             or a callable returning the rate. Defaults to `0.001`.
         beta_1: float in [0, 1), decay of the first moment. Defaults to `0.9`.
         beta_2: float in [0, 1), decay of the second moment. Defaults to `0.999`.
-        epsilon: float >= 0 added to `sqrt(v)`. Defaults to `1e-8`.
+        epsilon: float >= 0 added to `sqrt(v)`. Values below 1.18e-38 (the
+            smallest normal float32), `0` included, act as 1.18e-38.
+            Defaults to `1e-8`.
         amsgrad: bool, divide by the running maximum of `v`. Defaults to `False`.
         degenerated_to_sgd: bool, take bias-corrected momentum SGD steps while
             `rho_t < 5` (else no step). Defaults to `True`.

@@ -192,7 +192,7 @@ def _matrix_gradients():
 
 
 class _Entry:
-    """One optimizer of the matrix, its (sparse, dense) tables and zero-size variables."""
+    """One optimizer of the matrix, its sparse and dense tables, zero-size variables."""
 
     def __init__(self, cls, case):
         self.cls, self.case = cls, case

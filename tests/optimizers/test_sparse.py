@@ -130,20 +130,23 @@ def _slices_and_dense():
 
 
 @every_optimizer
-def test_apply_gradients_indexed_slices_with_duplicates(cls):
-    # Eagerly, three steps, weight decay of both kinds on: a sparse and a dense
-    # copy of the same table, one optimizer for both.
+@pytest.mark.parametrize("l2_weight_decay", [0.0, 0.01], ids=["no_l2", "l2"])
+def test_apply_gradients_indexed_slices_with_duplicates(cls, l2_weight_decay):
+    # Eagerly, three steps, decoupled decay on: a sparse and a dense copy of
+    # the same table, one optimizer for both. (A coupled L2 term densifies the
+    # gradient on its own, which hid the crash: both settings are tested.)
     slices, dense = _slices_and_dense()
     start = np.arange(18, dtype="float32").reshape(6, 3) / 10.0
     sparse_table, dense_table = keras.Variable(start), keras.Variable(start)
-    optimizer = cls(learning_rate=0.1, weight_decay=0.01, l2_weight_decay=0.01)
+    kwargs = {"learning_rate": 0.1, "weight_decay": 0.01}
+    optimizer = cls(l2_weight_decay=l2_weight_decay, **kwargs)
     for _ in range(3):
         optimizer.apply_gradients([(slices, sparse_table), (dense, dense_table)])
     np.testing.assert_allclose(sparse_table.numpy(), dense_table.numpy(), rtol=1e-6)
     assert not np.allclose(sparse_table.numpy(), start)
-    # The duplicate rows summed: not what the last (or first) duplicate alone gives.
+    # The duplicates summed: one of them alone gives another row 1.
     single = keras.Variable(start)
-    alone = cls(learning_rate=0.1, weight_decay=0.01, l2_weight_decay=0.01)
+    alone = cls(l2_weight_decay=l2_weight_decay, **kwargs)
     last_only = tf.IndexedSlices(
         slices.values[1:], slices.indices[1:], slices.dense_shape
     )
