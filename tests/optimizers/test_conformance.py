@@ -3,7 +3,10 @@
 For each: the config round-trips (before and after build, through Keras's own
 serializer and through `get`), it minimizes a quadratic and the Rosenbrock
 function, `fit` on real digits lowers the loss (under mixed_float16, with EMA
-and clipnorm), and steps under XLA give the numbers they give eagerly.
+and clipnorm), and steps under XLA give the numbers they give eagerly. The
+matrix of what users bring (dense and IndexedSlices gradients, float32,
+float16, bfloat16 variables and the mixed_float16 setting, zero-size
+variables, under XLA and in plain graphs) runs in one tf.function per mode.
 """
 
 import json
