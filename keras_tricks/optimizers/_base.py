@@ -93,6 +93,32 @@ def is_empty(variable):
     return 0 in tuple(variable.shape)
 
 
+# Keras's own float arguments, which its base class takes unchecked: an
+# infinite `clipnorm` makes every weight NaN. 0 switches clipping off in
+# Keras and stays allowed. name -> check.
+_KERAS_FLOAT_ARGUMENTS = {
+    "clipnorm": lambda v: check_positive("clipnorm", v, allow_zero=True),
+    "clipvalue": lambda v: check_positive("clipvalue", v, allow_zero=True),
+    "global_clipnorm": lambda v: check_positive("global_clipnorm", v, allow_zero=True),
+    "loss_scale_factor": lambda v: check_positive("loss_scale_factor", v),
+    "ema_momentum": lambda v: check_range(
+        "ema_momentum", v, 0.0, 1.0, high_closed=True
+    ),
+}
+
+
+def check_keras_arguments(kwargs):
+    """Refuse NaN, infinite, negative or non-number values of Keras's float arguments.
+
+    `None` (off) is accepted for all but `ema_momentum`; `use_ema` is a bool.
+    """
+    for name, check in _KERAS_FLOAT_ARGUMENTS.items():
+        if name in kwargs and not (kwargs[name] is None and name != "ema_momentum"):
+            check(kwargs[name])
+    if "use_ema" in kwargs:
+        check_bool("use_ema", kwargs["use_ema"])
+
+
 def check_flag(name, value):
     """Return ``value`` if it is a bool (the shared check; a string is refused)."""
     return check_bool(name, value)
@@ -130,6 +156,7 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         check_positive("l2_weight_decay", l2_weight_decay, allow_zero=True)
         if weight_decay is not None:
             check_positive("weight_decay", weight_decay, allow_zero=True)
+        check_keras_arguments(kwargs)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,

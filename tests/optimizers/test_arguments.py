@@ -163,3 +163,27 @@ def test_every_float_and_bool_argument_refuses_bad_values(cls, name, kind):
             ValueError, match=rf"`{name}` .*Received: {name}={re.escape(shown)}"
         ):
             cls(**{name: value})
+
+
+KERAS_ARGUMENT_CASES = [
+    ("clipnorm", math.inf, r"`clipnorm` must be finite\. Received: clipnorm=inf"),
+    ("clipnorm", math.nan, r"`clipnorm` must not be NaN\. Received: clipnorm=nan"),
+    ("clipvalue", -1.0, r"`clipvalue` must be >= 0\. Received: clipvalue=-1\.0"),
+    ("global_clipnorm", "1", r"Received: global_clipnorm='1'"),
+    ("loss_scale_factor", 0.0, r"`loss_scale_factor` must be > 0\. Received"),
+    ("loss_scale_factor", math.inf, r"Received: loss_scale_factor=inf"),
+    ("ema_momentum", math.nan, r"`ema_momentum` must not be NaN\. Received"),
+    ("ema_momentum", 1.5, r"`ema_momentum` must be in \[0\.0, 1\.0\]\. Received"),
+    ("use_ema", "False", r"`use_ema` must be a bool .*Received: use_ema='False'"),
+]
+
+
+@every_optimizer
+def test_keras_float_arguments_refuse_non_finite(cls):
+    # Keras's base class takes these unchecked (an infinite clipnorm makes
+    # every weight NaN); ours refuse them. 0 (clipping off) and None stay.
+    for name, value, message in KERAS_ARGUMENT_CASES:
+        with pytest.raises(ValueError, match=message):
+            cls(**{name: value})
+    cls(clipnorm=0.0)
+    cls(clipnorm=None, clipvalue=None, global_clipnorm=None, loss_scale_factor=None)
