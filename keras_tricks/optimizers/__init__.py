@@ -4,6 +4,10 @@ Each is a `keras.optimizers.Optimizer` written with `keras.ops`, registered
 under the package `keras_tricks`, so a saved `.keras` model with its optimizer
 loads without `custom_objects`. `get(name)` finds one by name and
 `list_optimizers()` lists the names.
+
+All take sparse gradients (`IndexedSlices`, as an `Embedding` gives; the result
+is that of the dense gradient), float16 and bfloat16 variables (updated in
+float32 with float32 slots) and zero-size variables: see docs/optimizers.md.
 """
 
 from keras_tricks.optimizers._registry import get, list_optimizers

@@ -4,14 +4,28 @@ It validates the shared arguments, creates the per-variable slots, and offers
 the steps the optimizers compose: the coupled L2 term, the first moment (with
 AdaInject's injection when the class asks for it) and the second moment (with
 AMSGrad's running maximum). Each public optimizer writes only what differs.
+
+What users bring, handled here for every optimizer (docs/optimizers.md):
+sparse gradients (`IndexedSlices` from an `Embedding`) are made dense at the
+start of the step, so the result equals that of the dense gradient, as with
+Keras's own optimizers; float16 and bfloat16 variables get float32 slots and
+a float32 update, cast once when written; a variable with no elements is
+left alone. Each is a trace-time Python branch: the dense float32 step traces
+to the same graph as before.
 """
 
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
 
-from keras_tricks._checks import check_number, check_positive, check_range
+from keras_tricks._checks import (
+    check_bool,
+    check_number,
+    check_positive,
+    check_range,
+)
 from keras_tricks.optimizers import _math
 
 
@@ -35,11 +49,79 @@ def check_learning_rate(learning_rate):
     return check_positive("learning_rate", learning_rate, allow_zero=True)
 
 
+# Variables of these dtypes are updated in float32, with float32 slots.
+_LOW_PRECISION = ("float16", "bfloat16")
+
+# The smallest normal float32. A smaller epsilon (0 included) acts as this one,
+# so that a gradient that has been zero at every step gives a zero step, not
+# 0 / 0: the update is never computed in less than float32.
+_SMALLEST_EPSILON = float(np.finfo(np.float32).tiny)
+
+
+def compute_dtype(variable):
+    """The dtype the step is computed in: float32 for float16/bfloat16 variables."""
+    dtype = keras.backend.standardize_dtype(variable.dtype)
+    return "float32" if dtype in _LOW_PRECISION else dtype
+
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+    def dense_gradient(gradient, variable):
+        """`gradient` as a dense tensor; `IndexedSlices` rows are summed by index.
+
+        Keras's own optimizers treat a sparse gradient as its dense equivalent
+        (rows with no gradient still see their moments decay); this is that
+        equivalent, with repeated indices summed, as `tf.convert_to_tensor`
+        sums them (which also needs a `dense_shape`; this does not).
+        """
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.math.unsorted_segment_sum(
+                gradient.values, gradient.indices, variable.shape[0]
+            )
+        return gradient
+
+else:
+
+    def dense_gradient(gradient, variable):
+        """Gradients are dense on the other backends."""
+        return gradient
+
+
+def is_empty(variable):
+    """Whether `variable` has no elements (a zero-size dimension): known when traced."""
+    return 0 in tuple(variable.shape)
+
+
+# Keras's own float arguments, which its base class takes unchecked: an
+# infinite `clipnorm` makes every weight NaN. 0 switches clipping off in
+# Keras and stays allowed. name -> check.
+_KERAS_FLOAT_ARGUMENTS = {
+    "clipnorm": lambda v: check_positive("clipnorm", v, allow_zero=True),
+    "clipvalue": lambda v: check_positive("clipvalue", v, allow_zero=True),
+    "global_clipnorm": lambda v: check_positive("global_clipnorm", v, allow_zero=True),
+    "loss_scale_factor": lambda v: check_positive("loss_scale_factor", v),
+    "ema_momentum": lambda v: check_range(
+        "ema_momentum", v, 0.0, 1.0, high_closed=True
+    ),
+}
+
+
+def check_keras_arguments(kwargs):
+    """Refuse NaN, infinite, negative or non-number values of Keras's float arguments.
+
+    `None` (off) is accepted for all but `ema_momentum`; `use_ema` is a bool.
+    """
+    for name, check in _KERAS_FLOAT_ARGUMENTS.items():
+        if name in kwargs and not (kwargs[name] is None and name != "ema_momentum"):
+            check(kwargs[name])
+    if "use_ema" in kwargs:
+        check_bool("use_ema", kwargs["use_ema"])
+
+
 def check_flag(name, value):
-    """Return ``value`` if it is a bool."""
-    if not isinstance(value, bool):
-        _fail(name, value, "must be a bool")
-    return value
+    """Return ``value`` if it is a bool (the shared check; a string is refused)."""
+    return check_bool(name, value)
 
 
 class AdaptiveMoments(keras.optimizers.Optimizer):
@@ -74,6 +156,7 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         check_positive("l2_weight_decay", l2_weight_decay, allow_zero=True)
         if weight_decay is not None:
             check_positive("weight_decay", weight_decay, allow_zero=True)
+        check_keras_arguments(kwargs)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
@@ -88,7 +171,7 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         # Python floats, so that coefficients are formed in float64.
         self._beta_1 = check_number("beta_1", beta_1)
         self._beta_2 = check_number("beta_2", beta_2)
-        self._epsilon = check_number("epsilon", epsilon)
+        self._epsilon = max(check_number("epsilon", epsilon), _SMALLEST_EPSILON)
         self._l2 = check_number("l2_weight_decay", l2_weight_decay)
 
     def build(self, var_list):
@@ -103,18 +186,44 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         slots.extend(self._extra_slots)
         names = [name for name, _ in slots]
         initializers = [initializer for _, initializer in slots]
-        created = self.add_optimizer_variables(var_list, names, initializers)
+        self._float32_slots = True
+        try:
+            created = self.add_optimizer_variables(var_list, names, initializers)
+        finally:
+            self._float32_slots = False
         self._slots = dict(zip(names, created, strict=True))
+
+    def add_variable(self, shape, initializer="zeros", dtype=None, **kwargs):
+        # Keras creates each slot through `add_variable_from_reference`, which
+        # calls this with the model variable's dtype: the slots of float16 and
+        # bfloat16 variables are made float32 here (only while `build` makes
+        # slots), so small squared gradients do not underflow and the EMAs
+        # keep their precision. tests/optimizers/test_low_precision.py checks
+        # the slot dtypes.
+        if getattr(self, "_float32_slots", False) and dtype is not None:
+            if keras.backend.standardize_dtype(dtype) in _LOW_PRECISION:
+                dtype = "float32"
+        return super().add_variable(
+            shape, initializer=initializer, dtype=dtype, **kwargs
+        )
 
     def _slot(self, name, index):
         return self._slots[name][index]
 
+    def _value(self, variable):
+        """The variable's value in the compute dtype (the variable itself if equal)."""
+        dtype = compute_dtype(variable)
+        if dtype == keras.backend.standardize_dtype(variable.dtype):
+            return variable
+        return ops.cast(variable, dtype)
+
     def _gradient_and_step(self, gradient, variable):
-        """The gradient in the variable's dtype, with the coupled L2 term, and `t`."""
-        gradient = ops.cast(gradient, variable.dtype)
+        """The gradient, dense and in the compute dtype, with the L2 term, and `t`."""
+        dtype = compute_dtype(variable)
+        gradient = ops.cast(dense_gradient(gradient, variable), dtype)
         if self._l2:
-            gradient = gradient + self._l2 * variable
-        step = ops.cast(self.iterations + 1, variable.dtype)
+            gradient = gradient + self._l2 * self._value(variable)
+        step = ops.cast(self.iterations + 1, dtype)
         return gradient, step
 
     def _adam_moments(self, gradient, variable):
@@ -135,13 +244,14 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         value = gradient
         if self._inject_start is not None:
             decay = None
+            dtype = compute_dtype(variable)
             if self.weight_decay is not None and self._use_weight_decay(variable):
                 # The decay the base class applied before this step.
-                decay = ops.cast(self.learning_rate, variable.dtype) * ops.cast(
-                    self.weight_decay, variable.dtype
+                decay = ops.cast(self.learning_rate, dtype) * ops.cast(
+                    self.weight_decay, dtype
                 )
             change = _math.parameter_change(
-                self._slot("last_update", index), variable, decay
+                self._slot("last_update", index), self._value(variable), decay
             )
             value = _math.injected_gradient(
                 gradient,
@@ -163,7 +273,11 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         update = _math.adaptive_step(m, w, a, epsilon, b)
         if factor is not None:
             update = update * factor
-        self.assign_sub(variable, update)
+        if compute_dtype(variable) == keras.backend.standardize_dtype(variable.dtype):
+            self.assign_sub(variable, update)
+        else:
+            # float16/bfloat16: subtract in float32, round once on the write.
+            self.assign(variable, self._value(variable) - update)
         if self._inject_start is not None:
             self.assign(self._slot("last_update", index), update)
 

@@ -4,7 +4,12 @@ import keras
 from keras import ops
 
 from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import AdaptiveMoments, check_flag
+from keras_tricks.optimizers._base import (
+    AdaptiveMoments,
+    check_flag,
+    compute_dtype,
+    is_empty,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -38,7 +43,8 @@ class AdaBelief(AdaptiveMoments):
         beta_1: float in [0, 1), decay of the first moment. Defaults to `0.9`.
         beta_2: float in [0, 1), decay of the second moment. Defaults to `0.999`.
         epsilon: float >= 0, added both into `s` and to its square root.
-            Defaults to `1e-16`.
+            Values below 1.18e-38 (the smallest normal float32),
+            `0` included, act as 1.18e-38. Defaults to `1e-16`.
         amsgrad: bool, divide by the running maximum of `s`. Defaults to `False`.
         rectify: bool, apply RAdam's rectification. Defaults to `True`.
         degenerated_to_sgd: bool, with `rectify`, take bias-corrected momentum
@@ -97,25 +103,28 @@ class AdaBelief(AdaptiveMoments):
         self.degenerated_to_sgd = degenerated_to_sgd
 
     def update_step(self, gradient, variable, learning_rate):
+        if is_empty(variable):
+            return  # nothing to update (and Keras's `ops.add` fails on (0, n))
         index = self._get_variable_index(variable)
         g, step = self._gradient_and_step(gradient, variable)
         m = self._update_first_moment(g, variable, index, step)
         s = self._update_second_moment(
             index, _math.belief_residual(g, m), shift=self._epsilon
         )
+        dtype = compute_dtype(variable)
         if self.rectify:
             a, b = _math.rectified_coefficients(
-                ops.cast(learning_rate, variable.dtype),
+                ops.cast(learning_rate, dtype),
                 self._beta_1,
                 self._beta_2,
                 step,
                 self.degenerated_to_sgd,
-                variable.dtype,
+                dtype,
             )
             self._descend(variable, index, m, s, a, self._epsilon, b)
         else:
             # lr / bc1 * m / (sqrt(s) / sqrt(bc2) + eps), one divide per element.
-            alpha = self._adam_step_size(learning_rate, step, variable.dtype)
+            alpha = self._adam_step_size(learning_rate, step, dtype)
             eps = self._epsilon * ops.sqrt(_math.bias_correction(self._beta_2, step))
             self._descend(variable, index, m, s, alpha, eps)
 

@@ -9,7 +9,7 @@ because they differ only in their base.
 import keras
 
 from keras_tricks._checks import check_positive
-from keras_tricks.optimizers._base import AdaptiveMoments
+from keras_tricks.optimizers._base import AdaptiveMoments, compute_dtype, is_empty
 from keras_tricks.optimizers.adabelief import AdaBelief
 from keras_tricks.optimizers.diffgrad import DiffGrad
 from keras_tricks.optimizers.radam import RAdam
@@ -95,8 +95,10 @@ class _Adam(AdaptiveMoments):
         )
 
     def update_step(self, gradient, variable, learning_rate):
+        if is_empty(variable):
+            return  # nothing to update (and Keras's `ops.add` fails on (0, n))
         index, g, step, m, v = self._adam_moments(gradient, variable)
-        alpha = self._adam_step_size(learning_rate, step, variable.dtype)
+        alpha = self._adam_step_size(learning_rate, step, compute_dtype(variable))
         self._descend(variable, index, m, v, alpha, self._epsilon)
 
 

@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_tricks._checks import check_choice
 from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import AdaptiveMoments
+from keras_tricks.optimizers._base import AdaptiveMoments, compute_dtype, is_empty
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -40,7 +40,9 @@ class AngularGrad(AdaptiveMoments):
             Defaults to `"cos"`.
         beta_1: float in [0, 1), decay of the first moment. Defaults to `0.9`.
         beta_2: float in [0, 1), decay of the second moment. Defaults to `0.999`.
-        epsilon: float >= 0 added to `sqrt(v)`. Defaults to `1e-8`.
+        epsilon: float >= 0 added to `sqrt(v)`. Values below 1.18e-38 (the
+            smallest normal float32), `0` included, act as 1.18e-38.
+            Defaults to `1e-8`.
         amsgrad: bool, divide by the running maximum of `v`. Defaults to `False`.
         l2_weight_decay: float >= 0, coupled (L2) weight decay added to the
             gradient before the moments, as the reference's `weight_decay`.
@@ -103,6 +105,8 @@ class AngularGrad(AdaptiveMoments):
         self.method = method
 
     def update_step(self, gradient, variable, learning_rate):
+        if is_empty(variable):
+            return  # nothing to update (and Keras's `ops.add` fails on (0, n))
         index, g, step, m, v = self._adam_moments(gradient, variable)
         previous_gradient = self._slot("previous_gradient", index)
         min_tangent = self._slot("min_tangent", index)
@@ -110,7 +114,7 @@ class AngularGrad(AdaptiveMoments):
             g, previous_gradient, min_tangent, self.method
         )
         self.assign(min_tangent, new_min_tangent)
-        alpha = self._adam_step_size(learning_rate, step, variable.dtype)
+        alpha = self._adam_step_size(learning_rate, step, compute_dtype(variable))
         self._descend(variable, index, m, v, alpha, self._epsilon, factor=phi)
         # Stored after the angle state has read the old g_prev, without a copy.
         self.assign(

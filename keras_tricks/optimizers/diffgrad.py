@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import AdaptiveMoments
+from keras_tricks.optimizers._base import AdaptiveMoments, compute_dtype, is_empty
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -32,7 +32,9 @@ class DiffGrad(AdaptiveMoments):
             or a callable returning the rate. Defaults to `0.001`.
         beta_1: float in [0, 1), decay of the first moment. Defaults to `0.9`.
         beta_2: float in [0, 1), decay of the second moment. Defaults to `0.999`.
-        epsilon: float >= 0 added to `sqrt(v)`. Defaults to `1e-8`.
+        epsilon: float >= 0 added to `sqrt(v)`. Values below 1.18e-38 (the
+            smallest normal float32), `0` included, act as 1.18e-38.
+            Defaults to `1e-8`.
         amsgrad: bool, divide by the running maximum of `v` (Reddi et al., 2018).
             Defaults to `False`.
         l2_weight_decay: float >= 0, coupled (L2) weight decay: adds
@@ -91,13 +93,15 @@ class DiffGrad(AdaptiveMoments):
         )
 
     def update_step(self, gradient, variable, learning_rate):
+        if is_empty(variable):
+            return  # nothing to update (and Keras's `ops.add` fails on (0, n))
         index, g, step, m, v = self._adam_moments(gradient, variable)
         previous_gradient = self._slot("previous_gradient", index)
         xi = _math.diffgrad_friction(g, previous_gradient)
-        alpha = self._adam_step_size(learning_rate, step, variable.dtype)
+        alpha = self._adam_step_size(learning_rate, step, compute_dtype(variable))
         self._descend(variable, index, m, v, alpha, self._epsilon, factor=xi)
         # Stored after the update has read the old g_prev, without a copy of it.
         self.assign(
             previous_gradient,
-            _math.written_after(g, ops.convert_to_tensor(variable)),
+            _math.written_after(g, ops.cast(ops.convert_to_tensor(variable), g.dtype)),
         )

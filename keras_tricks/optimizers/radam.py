@@ -4,7 +4,12 @@ import keras
 from keras import ops
 
 from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import AdaptiveMoments, check_flag
+from keras_tricks.optimizers._base import (
+    AdaptiveMoments,
+    check_flag,
+    compute_dtype,
+    is_empty,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -34,7 +39,9 @@ class RAdam(AdaptiveMoments):
             or a callable returning the rate. Defaults to `0.001`.
         beta_1: float in [0, 1), decay of the first moment. Defaults to `0.9`.
         beta_2: float in [0, 1), decay of the second moment. Defaults to `0.999`.
-        epsilon: float >= 0 added to `sqrt(v)`. Defaults to `1e-8`.
+        epsilon: float >= 0 added to `sqrt(v)`. Values below 1.18e-38 (the
+            smallest normal float32), `0` included, act as 1.18e-38.
+            Defaults to `1e-8`.
         amsgrad: bool, divide by the running maximum of `v`. Defaults to `False`.
         degenerated_to_sgd: bool, take bias-corrected momentum SGD steps while
             `rho_t < 5` (else no step). Defaults to `True`.
@@ -92,14 +99,17 @@ class RAdam(AdaptiveMoments):
         self.degenerated_to_sgd = degenerated_to_sgd
 
     def update_step(self, gradient, variable, learning_rate):
+        if is_empty(variable):
+            return  # nothing to update (and Keras's `ops.add` fails on (0, n))
         index, g, step, m, v = self._adam_moments(gradient, variable)
+        dtype = compute_dtype(variable)
         a, b = _math.rectified_coefficients(
-            ops.cast(learning_rate, variable.dtype),
+            ops.cast(learning_rate, dtype),
             self._beta_1,
             self._beta_2,
             step,
             self.degenerated_to_sgd,
-            variable.dtype,
+            dtype,
         )
         self._descend(variable, index, m, v, a, self._epsilon, b)
 

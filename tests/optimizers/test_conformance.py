@@ -3,17 +3,22 @@
 For each: the config round-trips (before and after build, through Keras's own
 serializer and through `get`), it minimizes a quadratic and the Rosenbrock
 function, `fit` on real digits lowers the loss (under mixed_float16, with EMA
-and clipnorm), and steps under XLA give the numbers they give eagerly.
+and clipnorm), and steps under XLA give the numbers they give eagerly. The
+matrix of what users bring (dense and IndexedSlices gradients, float32,
+float16, bfloat16 variables and the mixed_float16 setting, zero-size
+variables, under XLA and in plain graphs) runs in one tf.function per mode.
 """
 
 import json
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_tricks import optimizers
 from tests.optimizers.conftest import (
+    OPTIMIZERS,
     assert_weights_close,
     compile_mlp,
     digits,
@@ -23,8 +28,6 @@ from tests.optimizers.conftest import (
 
 
 def test_every_optimizer_is_enrolled_and_named():
-    from tests.optimizers.conftest import OPTIMIZERS
-
     assert len(OPTIMIZERS) == 8
     assert sorted(cls.__name__.lower() for cls in OPTIMIZERS) == (
         optimizers.list_optimizers()
@@ -157,3 +160,145 @@ def test_same_numbers_with_and_without_jit(cls):
     eager = _ten_steps(cls, lambda f: f())  # tf.while_loop runs eagerly
     compiled = _ten_steps(cls, lambda f: tf.function(f, jit_compile=True)())
     assert_weights_close(compiled, eager, rtol=1e-5, atol=1e-6)
+
+
+# The matrix of what users bring: every optimizer x dense and IndexedSlices
+# gradients x float32 / float16 / bfloat16 variables and the mixed_float16
+# setting (float32 variables, Keras's LossScaleOptimizer around ours) x a
+# zero-size variable, all in one tf.function per mode (XLA and plain graphs).
+# Outcome: finite weights and slots, each sparse table equal to its dense
+# twin, low-precision tables within their dtype's rounding of the float32 one.
+
+MATRIX_DTYPES = ("float32", "float16", "bfloat16")
+MATRIX_STEPS = 6  # past the injection start (2 or 3) and rectification (6)
+# How far a table may end from the float32 one (values within 1, six
+# roundings of the variable, float32 arithmetic in between).
+MATRIX_ATOL = {"mixed_float16": 1e-6, "float16": 5e-3, "bfloat16": 4e-2}
+MATRIX_START = (np.arange(18, dtype="float32").reshape(6, 3) - 9.0) / 9.0
+
+
+def _matrix_gradients():
+    """Six steps of an IndexedSlices gradient for a (6, 3) table, and its dense twin.
+
+    Row 1 appears twice per step (duplicates sum), rows 0, 2, 3, 5 never get a
+    gradient (exactly zero in the dense twin: the 0 / 0 case in float16).
+    Values are multiples of 1/8 below 4, so that every dtype sums them exactly.
+    """
+    rng = np.random.default_rng(11)
+    values = np.round(rng.normal(size=(MATRIX_STEPS, 3, 3)) * 8) / 8
+    values = np.clip(values, -3.875, 3.875).astype("float32")
+    indices = np.array([1, 4, 1], "int32")
+    dense = np.zeros((MATRIX_STEPS, 6, 3), "float32")
+    for t in range(MATRIX_STEPS):
+        np.add.at(dense[t], indices, values[t])
+    return values, indices, dense
+
+
+class _Entry:
+    """One optimizer of the matrix, its sparse and dense tables, zero-size variables."""
+
+    def __init__(self, cls, case):
+        self.cls, self.case = cls, case
+        optimizer = cls(learning_rate=0.01, weight_decay=0.01)
+        dtypes = MATRIX_DTYPES
+        if case == "mixed_float16":
+            # Keras wraps the optimizer so under this policy; variables float32.
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            dtypes = ("float32",)
+        self.optimizer = optimizer
+        self.tables = {
+            d: (
+                keras.Variable(MATRIX_START, dtype=d),
+                keras.Variable(MATRIX_START, dtype=d),
+            )
+            for d in dtypes
+        }
+        self.empty = [keras.Variable(np.zeros((0, 3)), dtype=d) for d in dtypes]
+        self.variables = [v for pair in self.tables.values() for v in pair] + self.empty
+        optimizer.build(self.variables)
+
+    def apply(self, values, indices, dense, t):
+        # The LossScaleOptimizer divides by its scale: feed it scaled gradients.
+        scale = 2.0**15 if self.case == "mixed_float16" else 1.0
+        grads = []
+        for d in self.tables:
+            sparse = tf.IndexedSlices(tf.cast(values[t] * scale, d), indices, [6, 3])
+            grads += [sparse, tf.cast(dense[t] * scale, d)]
+        grads += [tf.zeros((0, 3), v.dtype) for v in self.empty]
+        self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
+
+
+def _run_matrix(jit_compile):
+    entries = [
+        _Entry(cls, case) for cls in OPTIMIZERS for case in ("own", "mixed_float16")
+    ]
+    values, indices, dense = (tf.constant(a) for a in _matrix_gradients())
+
+    def steps():
+        def body(t):
+            for entry in entries:
+                entry.apply(values, indices, dense, t)
+            return (t + 1,)
+
+        tf.while_loop(lambda t: t < MATRIX_STEPS, body, (tf.constant(0),))
+
+    tf.function(steps, jit_compile=jit_compile, autograph=False)()
+    return entries
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_matrix_dtypes_sparse_and_zero_size(jit_compile):
+    entries = _run_matrix(jit_compile)
+    float32_tables = {}
+    failures = []
+    for entry in entries:
+        slots = [v.numpy().astype("float32") for v in entry.optimizer.variables]
+        if not all(np.isfinite(s).all() for s in slots):
+            failures.append(f"{entry.cls.__name__} {entry.case}: non-finite slots")
+        for v in entry.empty:
+            if tuple(v.shape) != (0, 3):
+                failures.append(f"{entry.cls.__name__}: zero-size became {v.shape}")
+        for dtype, (sparse_var, dense_var) in entry.tables.items():
+            case = "mixed_float16" if entry.case == "mixed_float16" else dtype
+            label = f"{entry.cls.__name__} {case}"
+            sparse = sparse_var.numpy().astype("float32")
+            dense = dense_var.numpy().astype("float32")
+            if sparse_var.dtype != dtype:
+                failures.append(f"{label}: the variable became {sparse_var.dtype}")
+            if not np.isfinite(sparse).all():
+                failures.append(f"{label}: non-finite weights")
+            if not np.array_equal(sparse, dense):
+                gap = np.max(np.abs(sparse - dense))
+                failures.append(f"{label}: sparse != dense (max gap {gap})")
+            if case == "float32":
+                float32_tables[entry.cls] = sparse
+            else:
+                gap = np.max(np.abs(sparse - float32_tables[entry.cls]))
+                if not gap <= MATRIX_ATOL[case]:
+                    failures.append(f"{label}: {gap} from the float32 result")
+    assert not failures, "\n".join(failures)
+    # The tables moved, also in rows with no gradient (decoupled decay).
+    table = entries[0].tables["float32"][0].numpy()
+    assert not np.allclose(table[0], MATRIX_START[0])
+    assert not np.allclose(table[1], MATRIX_START[1])
+
+
+@every_optimizer
+def test_low_precision_slots_are_float32(cls):
+    # What the matrix's float16/bfloat16 results rest on: the slots of a
+    # low-precision variable are float32, those of float32/float64 follow it.
+    optimizer = cls(use_ema=True)
+    variables = [
+        keras.Variable(np.ones(3), dtype=d)
+        for d in ("float16", "bfloat16", "float32", "float64")
+    ]
+    optimizer.build(variables)
+    for variable, want in zip(
+        variables, ("float32", "float32", "float32", "float64"), strict=True
+    ):
+        index = optimizer._get_variable_index(variable)
+        for name, slot in optimizer._slots.items():
+            assert slot[index].dtype == want, (name, variable.dtype)
+    # Not the EMA copies of the model weights: those follow Keras.
+    averages = optimizer._model_variables_moving_average
+    assert [a.dtype for a in averages] == [v.dtype for v in variables]
