@@ -68,9 +68,16 @@ def group_norm_ops(x, gamma, beta, groups, axis, epsilon):
     shape = ops.shape(x)
     grouped = _grouped_shape(list(shape), axis, groups)
     x5 = ops.cast(ops.reshape(x, grouped), "float32")
-    mean = ops.mean(x5, axis=(1, 3, 4), keepdims=True)
+    # Sums over the count (0 for an empty spatial axis: then the statistics
+    # are 0, not NaN, and the output is the empty tensor, as in Keras).
+    count = ops.cast(ops.size(x5), "float32") / ops.cast(
+        grouped[0] * grouped[2], "float32"
+    )
+    mean = ops.divide_no_nan(ops.sum(x5, axis=(1, 3, 4), keepdims=True), count)
     # Two-pass variance, as numerically safe as Keras's own layer.
-    var = ops.mean(ops.square(x5 - mean), axis=(1, 3, 4), keepdims=True)
+    var = ops.divide_no_nan(
+        ops.sum(ops.square(x5 - mean), axis=(1, 3, 4), keepdims=True), count
+    )
     a, b = _scale_and_shift(mean, var, gamma, beta, epsilon, grouped)
     y = x5 * a + b
     return ops.cast(ops.reshape(y, shape), x.dtype)
@@ -120,14 +127,19 @@ def _tf_kernel(groups, axis, epsilon):
         sum_c, sumsq_c = channel_sums(
             [lambda x: x - shift, lambda x: tf.square(x - shift)], [x5]
         )
-        mean_c = shift + sum_c / per_channel
-        m2_c = sumsq_c - sum_c * sum_c / per_channel
+        # divide_no_nan: an empty spatial axis gives statistics 0, not NaN
+        # (whose gradients would reach gamma through sums over nothing).
+        mean_c = shift + tf.math.divide_no_nan(sum_c, per_channel)
+        m2_c = sumsq_c - sum_c * tf.math.divide_no_nan(sum_c, per_channel)
         count = per_channel * tf.cast(tf.shape(x5)[3], tf.float32)
-        mean = tf.reduce_sum(mean_c, axis=3, keepdims=True) * (per_channel / count)
+        mean = tf.reduce_sum(mean_c, axis=3, keepdims=True) * tf.math.divide_no_nan(
+            per_channel, count
+        )
         m2 = tf.reduce_sum(
             m2_c + per_channel * tf.square(mean_c - mean), axis=3, keepdims=True
         )
-        return mean, m2 / count, count
+        # One-pass sums can round a near-zero variance below zero.
+        return mean, tf.maximum(tf.math.divide_no_nan(m2, count), 0.0), count
 
     def grouped_shape(x):
         shape = tf.shape(x)
@@ -161,8 +173,12 @@ def _tf_kernel(groups, axis, epsilon):
         d_gamma = tf.reshape(tf.reduce_sum(sum_dy_xc * rstd, axis=0), [-1])
         # dx = rstd * (g*dy - mean_g(g*dy) - xhat * mean_g(g*dy*xhat)),
         # written as dx = dy * a + x * c + d with c, d per (sample, group).
-        k1 = tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True) / count
-        k2 = tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True) / count
+        k1 = tf.math.divide_no_nan(
+            tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True), count
+        )
+        k2 = tf.math.divide_no_nan(
+            tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True), count
+        )
         c = -k2 * rstd * rstd * rstd
         d = -rstd * k1 - mean * c
         dx = tf.cast(dy5 * (rstd * gamma5) + x5 * c + d, x.dtype)
@@ -172,8 +188,10 @@ def _tf_kernel(groups, axis, epsilon):
     def normalize(x, gamma, beta):
         # Each (sample, channel)'s first value, sliced outside the kernel: a
         # slice inside it keeps XLA from fusing the statistics into one pass.
+        # The sum over the first element (at most one) is that element, or 0
+        # when a spatial axis is empty.
         _, grouped = grouped_shape(x)
-        first = tf.reshape(x, grouped)[:, 0, :, :, 0]
+        first = tf.reduce_sum(tf.reshape(x, grouped)[:, :1, :, :, :1], axis=(1, 4))
         shift = tf.stop_gradient(tf.cast(first, tf.float32))
         y, mean, rstd = forward(x, gamma, beta, shift)
 

@@ -62,7 +62,12 @@ class DropConnect(keras.layers.Wrapper):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        _kernel_layers.check_input_shape(self.layer, input_shape)
+
     def call(self, inputs, training=None):
+        inputs = _kernel_layers.prepare_inputs(self.layer, inputs, self.compute_dtype)
         if not training or self.rate == 0:
             return self.layer(inputs)
         kernel = keras.random.dropout(
