@@ -11,7 +11,6 @@ import numpy as np
 from keras_tricks import _checks
 from keras_tricks.layers import _group_norm_math
 
-
 # The smallest normal float32. The variance and `epsilon` are added in
 # float32 whatever the layer's dtype, so a smaller `epsilon` would round to
 # zero (or a subnormal, flushed to zero on most hardware) and a constant
