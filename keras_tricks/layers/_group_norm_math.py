@@ -150,11 +150,17 @@ def _tf_kernel(groups, axis, epsilon):
     def forward(x, gamma, beta, shift):
         shape, grouped = grouped_shape(x)
         x5 = tf.cast(tf.reshape(x, grouped), tf.float32)
-        mean, var, _ = statistics(x5, tf.reshape(shift, (-1, 1, groups, grouped[3], 1)))
+        shift5 = tf.reshape(shift, (-1, 1, groups, grouped[3], 1))
+        mean, var, _ = statistics(x5, shift5)
         rstd = tf.math.rsqrt(var + epsilon)
         a = rstd * tf.reshape(gamma, (1, 1, groups, -1, 1))
-        b = tf.reshape(beta, (1, 1, groups, -1, 1)) - mean * a
-        y = tf.reshape(tf.cast(x5 * a + b, x.dtype), shape)
+        # Scale and shift about the same per-channel shift as the statistics:
+        # y = (x - shift) * a + (beta - (mean - shift) * a). The subtraction
+        # fuses into the same pass; it keeps mean * a from cancelling against
+        # x * a (exactly beta on a constant group, even when a tiny epsilon
+        # makes a huge, where x * a + b gave garbage up to inf in float16).
+        b = tf.reshape(beta, (1, 1, groups, -1, 1)) - (mean - shift5) * a
+        y = tf.reshape(tf.cast((x5 - shift5) * a + b, x.dtype), shape)
         return y, mean, rstd
 
     @tf.function(jit_compile=True, autograph=False)
