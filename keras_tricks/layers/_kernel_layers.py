@@ -124,7 +124,11 @@ def bias_and_activation(layer, outputs, bias):
 
 def apply_kernel(layer, inputs, kernel):
     """What ``layer(inputs)`` computes, with ``kernel`` in place of its own."""
-    return bias_and_activation(layer, linear(layer, inputs, kernel), layer.bias)
+    outputs = linear(layer, inputs, kernel)
+    bias = layer.bias
+    if bias is not None:
+        bias = ops.cast(bias, outputs.dtype)
+    return bias_and_activation(layer, outputs, bias)
 
 
 def wrapper_config(base_config, layer):

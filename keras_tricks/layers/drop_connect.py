@@ -69,10 +69,10 @@ class DropConnect(keras.layers.Wrapper):
     def call(self, inputs, training=None):
         inputs = _kernel_layers.prepare_inputs(self.layer, inputs, self.compute_dtype)
         if not training or self.rate == 0:
-            return self.layer(inputs)
-        kernel = keras.random.dropout(
-            self.layer.kernel, self.rate, seed=self.seed_generator
-        )
+            # The wrapped layer may have another dtype policy than the wrapper.
+            return keras.ops.cast(self.layer(inputs), self.compute_dtype)
+        kernel = keras.ops.cast(self.layer.kernel, self.compute_dtype)
+        kernel = keras.random.dropout(kernel, self.rate, seed=self.seed_generator)
         return _kernel_layers.apply_kernel(self.layer, inputs, kernel)
 
     def compute_output_shape(self, input_shape):
