@@ -10,7 +10,8 @@ and ``b`` per sample and channel:
 where ``mean`` and ``var`` are the per-(sample, group) statistics, always
 computed in float32. That is one pass over ``x`` for the statistics and one
 for the output, instead of the several elementwise passes of
-``(x - mean) / sqrt(var + epsilon) * gamma + beta``.
+``(x - mean) / sqrt(var + epsilon) * gamma + beta``. (The TensorFlow kernel
+applies it about a per-channel shift, in the same pass; see ``forward``.)
 
 Two implementations give the same numbers:
 

@@ -19,6 +19,9 @@ class DropConnect(keras.layers.Wrapper):
     the expected output equals the unwrapped layer's and inference needs no
     change. At inference the layer is the wrapped layer itself. A regularizer
     like `Dropout`, but on the connections instead of the activations.
+    Integer inputs are cast to the compute dtype (as a Keras `Dense` promotes
+    them; Keras's `Conv2D` refuses `uint8`, this wrapper does not), and the
+    output is in the wrapper's compute dtype.
 
     Args:
         layer: a `keras.layers.Dense`, `Conv1D`, `Conv2D` or `Conv3D` layer.

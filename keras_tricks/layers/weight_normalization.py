@@ -79,6 +79,17 @@ class WeightNormalization(keras.layers.Wrapper):
     each unit's pre-activation has zero mean and unit variance on that batch
     (under a `tf.distribute` strategy, over the global batch):
     `t = x @ (v / ||v||)`, `g = 1 / std(t)`, `bias = -mean(t) / std(t)`.
+    It runs once: later training steps leave `g` and the bias to the
+    optimizer. A degenerate first batch does not poison it: a batch with no
+    samples or with a NaN or infinite value initializes nothing (the next
+    training batch tries again), and a unit whose pre-activation is constant
+    on the batch (any unit of a `Dense` on a batch of one sample) keeps
+    `g = ||v||` and its bias, the plain reparametrization, instead of
+    `g = 1 / 0`.
+
+    Integer inputs are cast to the compute dtype, as a Keras `Dense` promotes
+    them; an input whose feature (channel) size differs from the one the
+    wrapped layer was built for raises a `ValueError` naming its shape.
 
     The wrapped layer's `kernel` is never assigned to; the wrapper runs the
     layer's maths with the normalized kernel instead.
