@@ -288,3 +288,42 @@ def test_integer_input_is_computed_in_float(factory, shape, dtype):
     y = wrapper(x.astype(dtype))
     assert keras.backend.standardize_dtype(y.dtype) == "float32"
     np.testing.assert_allclose(y, wrapper(x.astype("float32")), rtol=1e-6)
+
+
+def _init_under_strategy(strategy, x):
+    with strategy.scope():
+        wrapper = WeightNormalization(keras.layers.Dense(3), data_init=True)
+        wrapper.build((None, 4))
+    g = _numpy(wrapper.g)
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(x).batch(len(x))
+    )
+
+    @tf.function
+    def step(batch):
+        return strategy.run(lambda b: wrapper(b, training=True), args=(batch,))
+
+    step(next(iter(dataset)))
+    for variable in (wrapper.g, wrapper.layer.bias, wrapper.initialized):
+        first, second = replica_values(strategy, variable)
+        np.testing.assert_array_equal(first, second)
+    return wrapper, g
+
+
+def test_data_init_weighs_uneven_replica_batches_by_their_samples(strategy):
+    # A global batch of 3 splits 2 + 1: the statistics are those of the 3
+    # samples (a mean of the replicas' means would weigh the lone one double).
+    x = np.array([[0.0, 1, 2, 3], [1, -1, 0, 2], [9, 5, -4, 1]], "float32")
+    wrapper, _ = _init_under_strategy(strategy, x)
+    y = keras.ops.convert_to_numpy(wrapper(x))
+    np.testing.assert_allclose(y.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=0), 1.0, atol=1e-5)
+
+
+def test_data_init_on_one_sample_over_two_replicas_stays_finite(strategy):
+    # One replica gets the sample, the other none: no NaN from the empty one,
+    # and a batch of one keeps the plain reparametrization.
+    x = np.array([[0.5, 1.0, -2.0, 3.0]], "float32")
+    wrapper, g = _init_under_strategy(strategy, x)
+    np.testing.assert_allclose(_numpy(wrapper.g), g, rtol=1e-6)
+    np.testing.assert_array_equal(_numpy(wrapper.layer.bias), 0.0)
