@@ -67,7 +67,8 @@ class DropConnect(keras.layers.Wrapper):
 
     def build(self, input_shape=None):
         super().build(input_shape)
-        _kernel_layers.check_input_shape(self.layer, input_shape)
+        if input_shape is not None:
+            _kernel_layers.check_input_shape(self.layer, input_shape)
 
     def call(self, inputs, training=None):
         inputs = _kernel_layers.prepare_inputs(self.layer, inputs, self.compute_dtype)

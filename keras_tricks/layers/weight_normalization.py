@@ -138,7 +138,8 @@ class WeightNormalization(keras.layers.Wrapper):
 
     def build(self, input_shape=None):
         super().build(input_shape)
-        _kernel_layers.check_input_shape(self.layer, input_shape)
+        if input_shape is not None:
+            _kernel_layers.check_input_shape(self.layer, input_shape)
         kernel = self.layer.kernel
         self._norm_axes = tuple(range(len(kernel.shape) - 1))
         self.g = self.add_weight(
