@@ -116,8 +116,9 @@ class WeightNormalization(keras.layers.Wrapper):
 
     Note:
         The paper initializes `g` and the bias from a batch before training
-        starts; here it happens on the first training step, whose gradients
-        for `g` and the bias are therefore zero. A wrapped layer with
+        starts; here it happens on the first training step, which then
+        takes an ordinary gradient step from the initialized `g` and bias
+        (the statistics themselves are not differentiated). A wrapped layer with
         `use_bias=False` gets only `g` (unit variance, mean unchanged).
         TensorFlow Addons' version assigned to `layer.kernel`, which Keras 3
         forbids; this one does not.

@@ -327,3 +327,28 @@ def test_data_init_on_one_sample_over_two_replicas_stays_finite(strategy):
     wrapper, g = _init_under_strategy(strategy, x)
     np.testing.assert_allclose(_numpy(wrapper.g), g, rtol=1e-6)
     np.testing.assert_array_equal(_numpy(wrapper.layer.bias), 0.0)
+
+
+def test_init_step_takes_the_gradient_at_the_initialized_values():
+    # The docstring's Note: the first training step initializes, then its
+    # gradients are those of a plain layer holding the initialized g and bias.
+    x = tf.constant(np.random.default_rng(7).normal(2.0, 3.0, size=(16, 4)).astype("float32"))
+    wrapper = _dense_wrapper()
+
+    @tf.function
+    def init_step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(wrapper(x, training=True) - 1.0))
+        return tape.gradient(loss, [wrapper.g.value, wrapper.layer.bias.value])
+
+    got = init_step()
+    plain = _dense_wrapper(data_init=False)
+    plain.layer.kernel.assign(wrapper.layer.kernel)
+    plain.layer.bias.assign(wrapper.layer.bias)
+    plain.g.assign(wrapper.g)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.square(plain(x, training=True) - 1.0))
+    want = tape.gradient(loss, [plain.g.value, plain.layer.bias.value])
+    for a, b in zip(got, want, strict=True):
+        assert np.any(b.numpy() != 0.0)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
