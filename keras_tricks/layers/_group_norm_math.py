@@ -10,8 +10,14 @@ and ``b`` per sample and channel:
 where ``mean`` and ``var`` are the per-(sample, group) statistics, always
 computed in float32. That is one pass over ``x`` for the statistics and one
 for the output, instead of the several elementwise passes of
-``(x - mean) / sqrt(var + epsilon) * gamma + beta``. (The TensorFlow kernel
-applies it about a per-channel shift, in the same pass; see ``forward``.)
+``(x - mean) / sqrt(var + epsilon) * gamma + beta``.
+
+Both paths apply it about a shift taken from the data (each group's first
+value in ``group_norm_ops``, each channel's in the TensorFlow kernel), the
+same shift their statistics use: ``y = (x - s) * a + (beta - (mean - s) * a)``.
+The subtraction costs nothing in the fused pass and keeps ``mean * a`` from
+cancelling against ``x * a``: a constant group gives exactly ``beta``, even
+when a tiny ``epsilon`` makes ``a`` huge.
 
 Two implementations give the same numbers:
 
@@ -42,14 +48,10 @@ def _grouped_shape(shape, axis, groups):
     return (shape[0], before, groups, channels // groups, after)
 
 
-def _scale_and_shift(mean, var, gamma, beta, epsilon, grouped):
-    """``a`` and ``b`` of shape ``(N, 1, groups, channels // groups, 1)``."""
+def _scale(var, gamma, epsilon, grouped):
+    """``a = gamma * rsqrt(var + epsilon)``, shape ``(N, 1, groups, channels // groups, 1)``."""
     _, _, groups, per_group, _ = grouped
-    inv = ops.rsqrt(var + epsilon)
-    gamma = ops.reshape(gamma, (1, 1, groups, per_group, 1))
-    beta = ops.reshape(beta, (1, 1, groups, per_group, 1))
-    a = inv * gamma
-    return a, beta - mean * a
+    return ops.rsqrt(var + epsilon) * ops.reshape(gamma, (1, 1, groups, per_group, 1))
 
 
 def group_norm_ops(x, gamma, beta, groups, axis, epsilon):
@@ -74,13 +76,18 @@ def group_norm_ops(x, gamma, beta, groups, axis, epsilon):
     count = ops.cast(ops.size(x5), "float32") / ops.cast(
         grouped[0] * grouped[2], "float32"
     )
+    # Everything about each group's first value (0 when a spatial axis is
+    # empty): a constant group is then exactly 0 before scaling, and its
+    # output exactly beta, however large ``a`` a tiny epsilon makes.
+    x5 = x5 - ops.sum(x5[:, :1, :, :1, :1], axis=(1, 3, 4), keepdims=True)
     mean = ops.divide_no_nan(ops.sum(x5, axis=(1, 3, 4), keepdims=True), count)
     # Two-pass variance, as numerically safe as Keras's own layer.
+    centered = x5 - mean
     var = ops.divide_no_nan(
-        ops.sum(ops.square(x5 - mean), axis=(1, 3, 4), keepdims=True), count
+        ops.sum(ops.square(centered), axis=(1, 3, 4), keepdims=True), count
     )
-    a, b = _scale_and_shift(mean, var, gamma, beta, epsilon, grouped)
-    y = x5 * a + b
+    a = _scale(var, gamma, epsilon, grouped)
+    y = centered * a + ops.reshape(beta, (1, 1, groups, grouped[3], 1))
     return ops.cast(ops.reshape(y, shape), x.dtype)
 
 
@@ -133,9 +140,13 @@ def _tf_kernel(groups, axis, epsilon):
         mean_c = shift + tf.math.divide_no_nan(sum_c, per_channel)
         m2_c = sumsq_c - sum_c * tf.math.divide_no_nan(sum_c, per_channel)
         count = per_channel * tf.cast(tf.shape(x5)[3], tf.float32)
-        mean = tf.reduce_sum(mean_c, axis=3, keepdims=True) * tf.math.divide_no_nan(
-            per_channel, count
-        )
+        # The group mean about its first channel's mean: exactly that mean
+        # when every channel agrees (a constant group), where a plain sum of
+        # the channel means times 1/channels could be off by a rounding.
+        base = mean_c[:, :, :, :1, :]
+        mean = base + tf.reduce_sum(
+            mean_c - base, axis=3, keepdims=True
+        ) * tf.math.divide_no_nan(per_channel, count)
         m2 = tf.reduce_sum(
             m2_c + per_channel * tf.square(mean_c - mean), axis=3, keepdims=True
         )

@@ -308,6 +308,19 @@ def test_epsilon_must_be_finite_and_representable_in_float32(epsilon, match):
         GroupNormalization(groups=2, epsilon=epsilon)
 
 
+@pytest.mark.parametrize(
+    "path", [_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf]
+)
+@pytest.mark.parametrize("groups, value", [(2, 3.0), (3, 0.1), (1, -7.3)])
+def test_constant_group_gives_beta_exactly_with_the_smallest_epsilon(path, groups, value):
+    # a = rsqrt(1.2e-38) ~ 9e18: x * a + (beta - mean * a) cancelled to
+    # garbage (inf in float16); both paths subtract a shift first.
+    x = np.full((2, 3, 4, 6), value, "float32")
+    beta = np.linspace(-1.0, 1.0, 6).astype("float32")
+    y = path(tf.constant(x), tf.ones((6,)), tf.constant(beta), groups, 3, 1.2e-38)
+    np.testing.assert_array_equal(y.numpy(), np.broadcast_to(beta, x.shape))
+
+
 @pytest.mark.parametrize("policy", ["float16", "mixed_float16", "bfloat16", "mixed_bfloat16"])
 @pytest.mark.parametrize("epsilon", [1e-8, 1.2e-38])
 def test_epsilon_below_float16_resolution_stays_finite(policy, epsilon):
