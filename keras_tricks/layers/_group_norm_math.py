@@ -12,6 +12,13 @@ computed in float32. That is one pass over ``x`` for the statistics and one
 for the output, instead of the several elementwise passes of
 ``(x - mean) / sqrt(var + epsilon) * gamma + beta``.
 
+Both paths apply it about a shift taken from the data (each group's first
+value in ``group_norm_ops``, each channel's in the TensorFlow kernel), the
+same shift their statistics use: ``y = (x - s) * a + (beta - (mean - s) * a)``.
+The subtraction costs nothing in the fused pass and keeps ``mean * a`` from
+cancelling against ``x * a``: a constant group gives exactly ``beta``, even
+when a tiny ``epsilon`` makes ``a`` huge.
+
 Two implementations give the same numbers:
 
 - ``group_norm_ops``: ``keras.ops`` only, for every backend;
@@ -41,14 +48,10 @@ def _grouped_shape(shape, axis, groups):
     return (shape[0], before, groups, channels // groups, after)
 
 
-def _scale_and_shift(mean, var, gamma, beta, epsilon, grouped):
-    """``a`` and ``b`` of shape ``(N, 1, groups, channels // groups, 1)``."""
+def _scale(var, gamma, epsilon, grouped):
+    """``a = gamma * rsqrt(var + epsilon)``, shape ``(N, 1, groups, channels // groups, 1)``."""
     _, _, groups, per_group, _ = grouped
-    inv = ops.rsqrt(var + epsilon)
-    gamma = ops.reshape(gamma, (1, 1, groups, per_group, 1))
-    beta = ops.reshape(beta, (1, 1, groups, per_group, 1))
-    a = inv * gamma
-    return a, beta - mean * a
+    return ops.rsqrt(var + epsilon) * ops.reshape(gamma, (1, 1, groups, per_group, 1))
 
 
 def group_norm_ops(x, gamma, beta, groups, axis, epsilon):
@@ -68,11 +71,23 @@ def group_norm_ops(x, gamma, beta, groups, axis, epsilon):
     shape = ops.shape(x)
     grouped = _grouped_shape(list(shape), axis, groups)
     x5 = ops.cast(ops.reshape(x, grouped), "float32")
-    mean = ops.mean(x5, axis=(1, 3, 4), keepdims=True)
+    # Sums over the count (0 for an empty spatial axis: then the statistics
+    # are 0, not NaN, and the output is the empty tensor, as in Keras).
+    count = ops.cast(ops.size(x5), "float32") / ops.cast(
+        grouped[0] * grouped[2], "float32"
+    )
+    # Everything about each group's first value (0 when a spatial axis is
+    # empty): a constant group is then exactly 0 before scaling, and its
+    # output exactly beta, however large ``a`` a tiny epsilon makes.
+    x5 = x5 - ops.sum(x5[:, :1, :, :1, :1], axis=(1, 3, 4), keepdims=True)
+    mean = ops.divide_no_nan(ops.sum(x5, axis=(1, 3, 4), keepdims=True), count)
     # Two-pass variance, as numerically safe as Keras's own layer.
-    var = ops.mean(ops.square(x5 - mean), axis=(1, 3, 4), keepdims=True)
-    a, b = _scale_and_shift(mean, var, gamma, beta, epsilon, grouped)
-    y = x5 * a + b
+    centered = x5 - mean
+    var = ops.divide_no_nan(
+        ops.sum(ops.square(centered), axis=(1, 3, 4), keepdims=True), count
+    )
+    a = _scale(var, gamma, epsilon, grouped)
+    y = centered * a + ops.reshape(beta, (1, 1, groups, grouped[3], 1))
     return ops.cast(ops.reshape(y, shape), x.dtype)
 
 
@@ -120,14 +135,23 @@ def _tf_kernel(groups, axis, epsilon):
         sum_c, sumsq_c = channel_sums(
             [lambda x: x - shift, lambda x: tf.square(x - shift)], [x5]
         )
-        mean_c = shift + sum_c / per_channel
-        m2_c = sumsq_c - sum_c * sum_c / per_channel
+        # divide_no_nan: an empty spatial axis gives statistics 0, not NaN
+        # (whose gradients would reach gamma through sums over nothing).
+        mean_c = shift + tf.math.divide_no_nan(sum_c, per_channel)
+        m2_c = sumsq_c - sum_c * tf.math.divide_no_nan(sum_c, per_channel)
         count = per_channel * tf.cast(tf.shape(x5)[3], tf.float32)
-        mean = tf.reduce_sum(mean_c, axis=3, keepdims=True) * (per_channel / count)
+        # The group mean about its first channel's mean: exactly that mean
+        # when every channel agrees (a constant group), where a plain sum of
+        # the channel means times 1/channels could be off by a rounding.
+        base = mean_c[:, :, :, :1, :]
+        mean = base + tf.reduce_sum(
+            mean_c - base, axis=3, keepdims=True
+        ) * tf.math.divide_no_nan(per_channel, count)
         m2 = tf.reduce_sum(
             m2_c + per_channel * tf.square(mean_c - mean), axis=3, keepdims=True
         )
-        return mean, m2 / count, count
+        # One-pass sums can round a near-zero variance below zero.
+        return mean, tf.maximum(tf.math.divide_no_nan(m2, count), 0.0), count
 
     def grouped_shape(x):
         shape = tf.shape(x)
@@ -138,11 +162,17 @@ def _tf_kernel(groups, axis, epsilon):
     def forward(x, gamma, beta, shift):
         shape, grouped = grouped_shape(x)
         x5 = tf.cast(tf.reshape(x, grouped), tf.float32)
-        mean, var, _ = statistics(x5, tf.reshape(shift, (-1, 1, groups, grouped[3], 1)))
+        shift5 = tf.reshape(shift, (-1, 1, groups, grouped[3], 1))
+        mean, var, _ = statistics(x5, shift5)
         rstd = tf.math.rsqrt(var + epsilon)
         a = rstd * tf.reshape(gamma, (1, 1, groups, -1, 1))
-        b = tf.reshape(beta, (1, 1, groups, -1, 1)) - mean * a
-        y = tf.reshape(tf.cast(x5 * a + b, x.dtype), shape)
+        # Scale and shift about the same per-channel shift as the statistics:
+        # y = (x - shift) * a + (beta - (mean - shift) * a). The subtraction
+        # fuses into the same pass; it keeps mean * a from cancelling against
+        # x * a (exactly beta on a constant group, even when a tiny epsilon
+        # makes a huge, where x * a + b gave garbage up to inf in float16).
+        b = tf.reshape(beta, (1, 1, groups, -1, 1)) - (mean - shift5) * a
+        y = tf.reshape(tf.cast((x5 - shift5) * a + b, x.dtype), shape)
         return y, mean, rstd
 
     @tf.function(jit_compile=True, autograph=False)
@@ -161,8 +191,12 @@ def _tf_kernel(groups, axis, epsilon):
         d_gamma = tf.reshape(tf.reduce_sum(sum_dy_xc * rstd, axis=0), [-1])
         # dx = rstd * (g*dy - mean_g(g*dy) - xhat * mean_g(g*dy*xhat)),
         # written as dx = dy * a + x * c + d with c, d per (sample, group).
-        k1 = tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True) / count
-        k2 = tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True) / count
+        k1 = tf.math.divide_no_nan(
+            tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True), count
+        )
+        k2 = tf.math.divide_no_nan(
+            tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True), count
+        )
         c = -k2 * rstd * rstd * rstd
         d = -rstd * k1 - mean * c
         dx = tf.cast(dy5 * (rstd * gamma5) + x5 * c + d, x.dtype)
@@ -172,8 +206,10 @@ def _tf_kernel(groups, axis, epsilon):
     def normalize(x, gamma, beta):
         # Each (sample, channel)'s first value, sliced outside the kernel: a
         # slice inside it keeps XLA from fusing the statistics into one pass.
+        # The sum over the first element (at most one) is that element, or 0
+        # when a spatial axis is empty.
         _, grouped = grouped_shape(x)
-        first = tf.reshape(x, grouped)[:, 0, :, :, 0]
+        first = tf.reduce_sum(tf.reshape(x, grouped)[:, :1, :, :, :1], axis=(1, 4))
         shift = tf.stop_gradient(tf.cast(first, tf.float32))
         y, mean, rstd = forward(x, gamma, beta, shift)
 

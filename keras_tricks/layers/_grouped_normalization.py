@@ -6,9 +6,30 @@ many groups a given channel count splits into and which input ranks it takes.
 """
 
 import keras
+import numpy as np
 
 from keras_tricks import _checks
 from keras_tricks.layers import _group_norm_math
+
+# The smallest normal float32. The variance and `epsilon` are added in
+# float32 whatever the layer's dtype, so a smaller `epsilon` would round to
+# zero (or a subnormal, flushed to zero on most hardware) and a constant
+# group would divide by zero.
+_MIN_EPSILON = float(np.finfo(np.float32).tiny)
+
+
+def check_epsilon(epsilon):
+    """``epsilon`` as a float, finite and at least the smallest normal float32."""
+    epsilon = _checks.check_positive("epsilon", epsilon)
+    if epsilon < _MIN_EPSILON:
+        _checks._fail(
+            "epsilon",
+            epsilon,
+            f"must be >= {_MIN_EPSILON:.8g}, the smallest normal float32 (the "
+            "statistics and epsilon are computed in float32); a smaller value "
+            "rounds to 0",
+        )
+    return epsilon
 
 
 class GroupedNormalization(keras.layers.Layer):
@@ -32,7 +53,9 @@ class GroupedNormalization(keras.layers.Layer):
         **kwargs,
     ):
         _checks.check_int("axis", axis)
-        _checks.check_positive("epsilon", epsilon)
+        check_epsilon(epsilon)
+        _checks.check_bool("center", center)
+        _checks.check_bool("scale", scale)
         super().__init__(**kwargs)
         self.supports_masking = True
         # Statistics run in float32 whatever the policy; gamma and beta stay
@@ -113,6 +136,10 @@ class GroupedNormalization(keras.layers.Layer):
             )
 
     def call(self, inputs):
+        if not keras.backend.is_float_dtype(inputs.dtype):
+            # Integer images (uint8, int32): normalize their values, not a
+            # copy truncated back to integers.
+            inputs = keras.ops.cast(inputs, "float32")
         outputs = _group_norm_math.group_norm(
             inputs, self.gamma, self.beta, self._groups, self._axis, self.epsilon
         )

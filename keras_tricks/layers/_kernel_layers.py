@@ -37,6 +37,58 @@ def output_axis(layer):
     return -1 if layer.data_format == "channels_last" else 1
 
 
+def input_axis(layer):
+    """The axis of ``layer``'s input that holds its features or channels."""
+    return output_axis(layer)
+
+
+def _expected_input(layer):
+    """``(rank, size)``: the input rank (``None``: any >= 2) and channel size."""
+    kernel_shape = tuple(layer.kernel.shape)
+    if isinstance(layer, keras.layers.Dense):
+        return None, kernel_shape[0]
+    return len(kernel_shape), kernel_shape[-2] * layer.groups
+
+
+def check_input_shape(layer, input_shape):
+    """Refuse an input shape the built ``layer``'s kernel cannot take.
+
+    Without this, a Dense built for 4 features called on 5 fails deep inside
+    the backend's matmul; here the error names the shape the layer received.
+    """
+    shape = tuple(input_shape)
+    rank, size = _expected_input(layer)
+    if (rank is None and len(shape) < 2) or (rank is not None and len(shape) != rank):
+        wanted = "at least 2" if rank is None else str(rank)
+        _checks._fail(
+            "input_shape",
+            shape,
+            f"must have rank {wanted} for the wrapped layer `{layer.name}`",
+        )
+    got = shape[input_axis(layer)]
+    if got is not None and got != size:
+        _checks._fail(
+            "input_shape",
+            shape,
+            f"must have {size} features on axis {input_axis(layer)}, the size "
+            f"the wrapped layer `{layer.name}` was built for",
+        )
+
+
+def prepare_inputs(layer, inputs, dtype):
+    """``inputs`` checked against ``layer`` and cast to the float ``dtype``.
+
+    Integer and boolean inputs become ``dtype``, as they do in a Keras
+    ``Dense`` layer (whose matmul promotes them); Keras's ``Conv`` layers
+    refuse ``uint8``, the wrappers accept it the same way.
+    """
+    inputs = ops.convert_to_tensor(inputs)
+    check_input_shape(layer, inputs.shape)
+    if keras.backend.standardize_dtype(inputs.dtype) != dtype:
+        inputs = ops.cast(inputs, dtype)
+    return inputs
+
+
 def linear(layer, inputs, kernel):
     """``layer``'s output before bias and activation, with ``kernel``."""
     if isinstance(layer, keras.layers.Dense):
@@ -72,7 +124,11 @@ def bias_and_activation(layer, outputs, bias):
 
 def apply_kernel(layer, inputs, kernel):
     """What ``layer(inputs)`` computes, with ``kernel`` in place of its own."""
-    return bias_and_activation(layer, linear(layer, inputs, kernel), layer.bias)
+    outputs = linear(layer, inputs, kernel)
+    bias = layer.bias
+    if bias is not None:
+        bias = ops.cast(bias, outputs.dtype)
+    return bias_and_activation(layer, outputs, bias)
 
 
 def wrapper_config(base_config, layer):

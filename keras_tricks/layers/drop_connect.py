@@ -19,6 +19,9 @@ class DropConnect(keras.layers.Wrapper):
     the expected output equals the unwrapped layer's and inference needs no
     change. At inference the layer is the wrapped layer itself. A regularizer
     like `Dropout`, but on the connections instead of the activations.
+    Integer inputs are cast to the compute dtype (as a Keras `Dense` promotes
+    them; Keras's `Conv2D` refuses `uint8`, this wrapper does not), and the
+    output is in the wrapper's compute dtype.
 
     Args:
         layer: a `keras.layers.Dense`, `Conv1D`, `Conv2D` or `Conv3D` layer.
@@ -62,12 +65,18 @@ class DropConnect(keras.layers.Wrapper):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        if input_shape is not None:
+            _kernel_layers.check_input_shape(self.layer, input_shape)
+
     def call(self, inputs, training=None):
+        inputs = _kernel_layers.prepare_inputs(self.layer, inputs, self.compute_dtype)
         if not training or self.rate == 0:
-            return self.layer(inputs)
-        kernel = keras.random.dropout(
-            self.layer.kernel, self.rate, seed=self.seed_generator
-        )
+            # The wrapped layer may have another dtype policy than the wrapper.
+            return keras.ops.cast(self.layer(inputs), self.compute_dtype)
+        kernel = keras.ops.cast(self.layer.kernel, self.compute_dtype)
+        kernel = keras.random.dropout(kernel, self.rate, seed=self.seed_generator)
         return _kernel_layers.apply_kernel(self.layer, inputs, kernel)
 
     def compute_output_shape(self, input_shape):

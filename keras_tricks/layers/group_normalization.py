@@ -31,7 +31,10 @@ class GroupNormalization(GroupedNormalization):
             `32`.
         axis: int, the channel axis (`-1` for channels-last, `1` for
             channels-first). Defaults to `-1`.
-        epsilon: float > 0, added to the variance. Defaults to `1e-3`.
+        epsilon: float, finite and at least `1.1754944e-38` (the smallest
+            normal float32: the variance and `epsilon` are summed in float32
+            whatever the layer's dtype, so a smaller value would round to 0),
+            added to the variance. Defaults to `1e-3`.
         center: bool, whether to add the learned offset `beta`. Defaults to
             `True`.
         scale: bool, whether to multiply by the learned `gamma`. Defaults to
@@ -49,7 +52,9 @@ class GroupNormalization(GroupedNormalization):
         inputs: tensor of rank >= 2 whose channel axis has a known size.
 
     Returns:
-        A tensor of the same shape, in the layer's compute dtype.
+        A tensor of the same shape, in the layer's compute dtype. Integer
+        inputs (`uint8` images) are normalized as float32 values, not
+        truncated back to integers; a zero-size axis gives the empty tensor.
 
     Example:
     >>> layer = keras_tricks.layers.GroupNormalization(groups=8)
@@ -61,7 +66,9 @@ class GroupNormalization(GroupedNormalization):
         `keras.layers.GroupNormalization(groups=-1)` overwrites `groups` with
         the channel count at build, so its saved config no longer means
         "instance normalization"; this layer keeps `groups` as given. Use
-        `InstanceNormalization` to say so explicitly.
+        `InstanceNormalization` to say so explicitly. On integer input
+        (`uint8` images) Keras's layer truncates its output to integers;
+        this one returns the normalized float values.
 
     Reference:
     - [Wu & He, 2018](https://arxiv.org/abs/1803.08494)

@@ -22,7 +22,10 @@ class InstanceNormalization(GroupedNormalization):
     Args:
         axis: int, the channel axis (`-1` for channels-last, `1` for
             channels-first). Defaults to `-1`.
-        epsilon: float > 0, added to the variance. Defaults to `1e-3`.
+        epsilon: float, finite and at least `1.1754944e-38` (the smallest
+            normal float32: the variance and `epsilon` are summed in float32
+            whatever the layer's dtype, so a smaller value would round to 0),
+            added to the variance. Defaults to `1e-3`.
         center: bool, whether to add the learned offset `beta`. Defaults to
             `True`.
         scale: bool, whether to multiply by the learned `gamma`. Defaults to
@@ -41,7 +44,9 @@ class InstanceNormalization(GroupedNormalization):
             channel axis) whose channel axis has a known size.
 
     Returns:
-        A tensor of the same shape, in the layer's compute dtype.
+        A tensor of the same shape, in the layer's compute dtype. Integer
+        inputs (`uint8` images) are normalized as float32 values, not
+        truncated back to integers; a zero-size axis gives the empty tensor.
 
     Example:
     >>> layer = keras_tricks.layers.InstanceNormalization(axis=1)

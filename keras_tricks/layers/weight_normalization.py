@@ -5,19 +5,28 @@ import copy
 import keras
 from keras import ops
 
+from keras_tricks import _checks
 from keras_tricks.layers import _kernel_layers
 
-# Added to squared norms and variances so that a zero kernel column or a
-# constant pre-activation does not divide by zero.
+# Added to squared norms so that a zero kernel column does not divide by zero.
 _TINY = 1e-12
 
+# A unit whose pre-activations on the init batch have a standard deviation at
+# most this fraction of their root mean square is constant on that batch (a
+# batch of one sample, a dead input): its scale cannot be read from the data.
+# Float32 rounding of a truly constant unit stays orders of magnitude below
+# it, and real data almost never varies this little.
+_DEGENERATE_RATIO = 1e-5
 
-def _all_reduce_mean(value):
-    """The mean of ``value`` over the replicas of a TensorFlow distribution.
+
+def _all_reduce_sum(value):
+    """The sum of ``value`` over the replicas of a TensorFlow distribution.
 
     Every replica then holds the statistics of the global batch, so the
     variables that data-dependent initialization sets stay in sync. Other
     backends, and TensorFlow outside a multi-replica step, return ``value``.
+    Sums (not means) weigh each replica by its number of samples, so an
+    uneven last batch, or a replica with none, counts right.
     """
     if keras.backend.backend() != "tensorflow":
         return value
@@ -26,7 +35,29 @@ def _all_reduce_mean(value):
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
         return value
-    return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def _assign_if(condition, assignments):
+    """Assign each ``(variable, value)`` pair only where ``condition`` holds.
+
+    On TensorFlow the assignments sit in one ``tf.cond``: once the condition
+    is false they never run again, so nothing rewrites the variables on later
+    steps. A backend without side effects in a conditional (JAX) assigns
+    ``where(condition, value, variable)``, the same values.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        def assign():
+            for variable, value in assignments:
+                variable.assign(value)
+            return tf.constant(True)
+
+        tf.cond(condition, assign, lambda: tf.constant(False))
+        return
+    for variable, value in assignments:
+        variable.assign(ops.where(condition, value, variable.value))
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -48,6 +79,17 @@ class WeightNormalization(keras.layers.Wrapper):
     each unit's pre-activation has zero mean and unit variance on that batch
     (under a `tf.distribute` strategy, over the global batch):
     `t = x @ (v / ||v||)`, `g = 1 / std(t)`, `bias = -mean(t) / std(t)`.
+    It runs once: later training steps leave `g` and the bias to the
+    optimizer. A degenerate first batch does not poison it: a batch with no
+    samples or with a NaN or infinite value initializes nothing (the next
+    training batch tries again), and a unit whose pre-activation is constant
+    on the batch (any unit of a `Dense` on a batch of one sample) keeps
+    `g = ||v||` and its bias, the plain reparametrization, instead of
+    `g = 1 / 0`.
+
+    Integer inputs are cast to the compute dtype, as a Keras `Dense` promotes
+    them; an input whose feature (channel) size differs from the one the
+    wrapped layer was built for raises a `ValueError` naming its shape.
 
     The wrapped layer's `kernel` is never assigned to; the wrapper runs the
     layer's maths with the normalized kernel instead.
@@ -74,8 +116,9 @@ class WeightNormalization(keras.layers.Wrapper):
 
     Note:
         The paper initializes `g` and the bias from a batch before training
-        starts; here it happens on the first training step, whose gradients
-        for `g` and the bias are therefore zero. A wrapped layer with
+        starts; here it happens on the first training step, which then
+        takes an ordinary gradient step from the initialized `g` and bias
+        (the statistics themselves are not differentiated). A wrapped layer with
         `use_bias=False` gets only `g` (unit variance, mean unchanged).
         TensorFlow Addons' version assigned to `layer.kernel`, which Keras 3
         forbids; this one does not.
@@ -86,11 +129,18 @@ class WeightNormalization(keras.layers.Wrapper):
 
     def __init__(self, layer, data_init=False, **kwargs):
         _kernel_layers.check_kernel_layer(layer)
+        _checks.check_bool("data_init", data_init)
         super().__init__(layer, **kwargs)
+        # Variables are read in their own dtype (float32 under a mixed
+        # policy) and cast by hand, so that `g` and the bias are never
+        # rounded to the compute dtype on their way through the data init.
+        self.autocast = False
         self.data_init = data_init
 
     def build(self, input_shape=None):
         super().build(input_shape)
+        if input_shape is not None:
+            _kernel_layers.check_input_shape(self.layer, input_shape)
         kernel = self.layer.kernel
         self._norm_axes = tuple(range(len(kernel.shape) - 1))
         self.g = self.add_weight(
@@ -98,7 +148,7 @@ class WeightNormalization(keras.layers.Wrapper):
             name="g",
             initializer="ones",
         )
-        self.g.assign(self._kernel_norm(ops.convert_to_tensor(kernel)))
+        self.g.assign(ops.cast(self._kernel_norm(kernel), self.g.dtype))
         if self.data_init:
             self.initialized = self.add_weight(
                 shape=(),
@@ -108,50 +158,89 @@ class WeightNormalization(keras.layers.Wrapper):
             )
 
     def _kernel_norm(self, kernel):
+        kernel = ops.cast(kernel, "float32")
         squared = ops.sum(ops.square(kernel), axis=self._norm_axes)
         return ops.sqrt(squared + _TINY)
 
-    def _data_init(self, outputs):
-        """``g`` and bias for this batch: from the data once, stored after."""
+    def _global_statistics(self, outputs, done):
+        """Per-unit sample count, mean and variance of ``outputs`` (float32).
+
+        Over the global batch under a `tf.distribute` strategy; two passes
+        (the mean first, then squared deviations from it), so a large mean
+        does not cancel the variance. Once ``done``, the local work is
+        skipped and the (cheap, per-unit) all-reduces sum zeros.
+        """
         axis = _kernel_layers.output_axis(self.layer) % len(outputs.shape)
         axes = [i for i in range(len(outputs.shape)) if i != axis]
         units = outputs.shape[axis]
-        done = self.initialized > 0.5
+        t = ops.cast(outputs, "float32")
+        zeros = ops.zeros((units,), dtype="float32")
 
-        def statistics():
-            t = ops.cast(outputs, "float32")
-            return ops.mean(t, axis=axes), ops.mean(ops.square(t), axis=axes)
+        def count_and_sum():
+            count = ops.cast(ops.size(t), "float32") / units
+            return ops.stack([zeros + count, ops.sum(t, axis=axes)])
 
-        def stored():
-            zeros = ops.zeros((units,), dtype="float32")
-            return zeros, zeros
+        sums = _all_reduce_sum(
+            ops.cond(done, lambda: ops.stack([zeros, zeros]), count_and_sum)
+        )
+        count, total = sums[0], sums[1]
+        mean = ops.divide_no_nan(total, count)
+        shape = [1] * len(outputs.shape)
+        shape[axis] = units
+        centered = ops.reshape(mean, shape)
 
-        mean, mean_square = ops.cond(done, stored, statistics)
-        mean = _all_reduce_mean(mean)
-        mean_square = _all_reduce_mean(mean_square)
-        std = ops.sqrt(ops.maximum(mean_square - ops.square(mean), 0.0) + _TINY)
-        g = ops.where(done, ops.convert_to_tensor(self.g.value, "float32"), 1.0 / std)
-        self.g.assign(g)
-        bias = None
-        if self.layer.bias is not None:
-            current = ops.cast(self.layer.bias, "float32")
-            bias = ops.where(done, current, -mean / std)
-            self.layer.bias.assign(bias)
-        self.initialized.assign(1.0)
-        return g, bias
+        def squared_deviations():
+            return ops.sum(ops.square(t - centered), axis=axes)
+
+        m2 = _all_reduce_sum(ops.cond(done, lambda: zeros, squared_deviations))
+        return count, mean, ops.divide_no_nan(m2, count)
+
+    def _data_init(self, outputs):
+        """Set ``g`` and the bias from this batch, once, on a usable batch.
+
+        A batch with no samples or a non-finite value initializes nothing
+        (the next batch tries again); a unit whose pre-activation is
+        constant on the batch keeps its ``g`` and bias (the identity
+        reparametrization); every other unit gets ``g = 1 / std`` and
+        ``bias = -mean / std``.
+        """
+        done = ops.convert_to_tensor(self.initialized) > 0.5
+        count, mean, var = self._global_statistics(outputs, done)
+        usable_batch = ops.logical_and(
+            count[0] > 0,
+            ops.all(ops.isfinite(mean)) & ops.all(ops.isfinite(var)),
+        )
+        std = ops.sqrt(var)
+        rms = ops.sqrt(ops.square(mean) + var)
+        scale = ops.divide_no_nan(ops.ones_like(std), std)
+        usable_unit = ops.logical_and(std > _DEGENERATE_RATIO * rms, ops.isfinite(scale))
+        g = ops.convert_to_tensor(self.g)
+        assignments = [
+            (self.g, ops.cast(ops.where(usable_unit, scale, g), self.g.dtype)),
+            (self.initialized, ops.ones((), self.initialized.dtype)),
+        ]
+        bias = self.layer.bias
+        if bias is not None:
+            new_bias = ops.where(usable_unit, -mean * scale, ops.convert_to_tensor(bias))
+            assignments.append((bias, ops.cast(new_bias, bias.dtype)))
+        _assign_if(ops.logical_and(ops.logical_not(done), usable_batch), assignments)
 
     def call(self, inputs, training=None):
-        kernel = self.layer.kernel
+        inputs = _kernel_layers.prepare_inputs(self.layer, inputs, self.compute_dtype)
+        kernel = ops.cast(self.layer.kernel, "float32")
         direction = kernel / ops.expand_dims(
             self._kernel_norm(kernel), self._norm_axes
         )
-        outputs = _kernel_layers.linear(self.layer, inputs, direction)
-        g, bias = self.g, self.layer.bias
+        outputs = _kernel_layers.linear(
+            self.layer, inputs, ops.cast(direction, self.compute_dtype)
+        )
         if self.data_init and training:
-            g, bias = self._data_init(outputs)
+            self._data_init(outputs)
         shape = [1] * len(outputs.shape)
         shape[_kernel_layers.output_axis(self.layer)] = -1
-        outputs = outputs * ops.reshape(ops.cast(g, outputs.dtype), shape)
+        g = ops.cast(self.g, outputs.dtype)
+        outputs = outputs * ops.reshape(g, shape)
+        bias = self.layer.bias
         if bias is not None:
             bias = ops.cast(bias, outputs.dtype)
         return _kernel_layers.bias_and_activation(self.layer, outputs, bias)

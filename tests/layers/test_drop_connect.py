@@ -93,3 +93,44 @@ def test_layer_without_kernel_is_refused(layer):
 def test_bad_seed_is_refused():
     with pytest.raises(ValueError, match=r"`seed` must be an integer. Received: seed='a'"):
         DropConnect(keras.layers.Dense(2), seed="a")
+
+
+@pytest.mark.parametrize(
+    "rate, match",
+    [
+        (float("inf"), r"`rate` must be in \[0.0, 1.0\). Received: rate=inf"),
+        (float("-inf"), r"`rate` must be in \[0.0, 1.0\). Received: rate=-inf"),
+        (float("nan"), r"`rate` must not be NaN. Received: rate=nan"),
+        (True, r"`rate` must be a real number. Received: rate=True"),
+        ("0.5", r"`rate` must be a real number. Received: rate='0.5'"),
+        (None, r"`rate` must be a real number. Received: rate=None"),
+    ],
+)
+def test_rate_must_be_a_finite_number(rate, match):
+    with pytest.raises(ValueError, match=match):
+        DropConnect(keras.layers.Dense(2), rate=rate)
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("dtype", ["int32", "uint8"])
+@pytest.mark.parametrize(
+    "factory, shape",
+    [(lambda: keras.layers.Dense(3), (4, 5)), (lambda: keras.layers.Conv2D(3, 2), (2, 4, 4, 2))],
+)
+def test_integer_input_is_computed_in_float(factory, shape, dtype, training):
+    # As a Keras Dense does (int in, float32 out); Keras's Conv2D refuses
+    # uint8 with a raw error, the wrapper casts it the same way.
+    x = np.random.default_rng(3).integers(0, 255, size=shape)
+    layer = DropConnect(factory(), rate=0.5, seed=3)
+    y = layer(x.astype(dtype), training=training)
+    assert keras.backend.standardize_dtype(y.dtype) == "float32"
+    if not training:
+        np.testing.assert_array_equal(y, layer(x.astype("float32")))
+
+
+def test_input_of_another_width_is_refused_clearly():
+    layer = DropConnect(keras.layers.Dense(3), rate=0.5)
+    layer.build((None, 4))
+    for training in (False, True):
+        with pytest.raises(ValueError, match=r"`input_shape` must have 4 features on axis -1.*Received: input_shape=\(2, 5\)"):
+            layer(np.ones((2, 5), "float32"), training=training)

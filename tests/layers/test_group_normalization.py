@@ -245,3 +245,97 @@ def test_large_offset_does_not_cancel(path):
     y = path(tf.constant(x), ones, zeros, 2, 3, 1e-3)
     expected = ref.group_norm(x, np.ones(4), np.zeros(4), 2, -1, 1e-3)
     np.testing.assert_allclose(y.numpy(), expected, atol=1e-2)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8"])
+def test_integer_input_is_normalized_in_float(dtype):
+    # Keras's own layer truncates the output to integers; this one gives
+    # Wu & He's float values (the float64 NumPy reference) in float32.
+    x = np.random.default_rng(20).integers(0, 200, size=(2, 3, 4, 6)).astype(dtype)
+    y = GroupNormalization(groups=3)(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "float32"
+    expected = ref.group_norm(x, np.ones(6), np.zeros(6), 3, -1, 1e-3)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
+    # The Keras behaviour this layer does not share (whole numbers only).
+    theirs = np.asarray(keras.layers.GroupNormalization(groups=3)(x))
+    assert np.all(theirs == np.round(theirs))
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 4, 8), (2, 3, 0, 8), (0, 3, 4, 8)])
+@pytest.mark.parametrize(
+    "path", [_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf]
+)
+def test_zero_size_axis_gives_the_empty_tensor(shape, path):
+    # As keras.layers.GroupNormalization does (it used to raise a raw
+    # StridedSlice error); the gradients are zeros, not NaN.
+    x = tf.zeros(shape)
+    gamma, beta = tf.ones((8,)), tf.zeros((8,))
+    with tf.GradientTape() as tape:
+        tape.watch([x, gamma, beta])
+        y = path(x, gamma, beta, 2, 3, 1e-3)
+        loss = tf.reduce_sum(y)
+    assert tuple(y.shape) == shape
+    for grad in tape.gradient(loss, [x, gamma, beta]):
+        np.testing.assert_array_equal(grad.numpy(), 0.0)
+    assert tuple(GroupNormalization(groups=2)(x).shape) == shape
+
+
+def test_zero_size_axis_in_a_graph_with_unknown_dims():
+    layer = GroupNormalization(groups=2)
+    layer.build((None, None, None, 8))
+    f = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, 8))])
+    assert tuple(f(tf.zeros((2, 0, 4, 8))).shape) == (2, 0, 4, 8)
+    x = np.random.default_rng(21).normal(size=(2, 3, 5, 8)).astype("float32")
+    np.testing.assert_allclose(f(x).numpy(), layer(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "epsilon, match",
+    [
+        (float("inf"), r"`epsilon` must be finite. Received: epsilon=inf"),
+        (float("nan"), r"`epsilon` must not be NaN. Received: epsilon=nan"),
+        (1e-300, r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*Received: epsilon=1e-300"),
+        (1e-40, r"Received: epsilon=1e-40"),
+        (True, r"`epsilon` must be a real number. Received: epsilon=True"),
+        ("1e-3", r"`epsilon` must be a real number. Received: epsilon='1e-3'"),
+    ],
+)
+def test_epsilon_must_be_finite_and_representable_in_float32(epsilon, match):
+    with pytest.raises(ValueError, match=match):
+        GroupNormalization(groups=2, epsilon=epsilon)
+
+
+@pytest.mark.parametrize(
+    "path", [_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf]
+)
+@pytest.mark.parametrize("groups, value", [(2, 3.0), (3, 0.1), (1, -7.3)])
+def test_constant_group_gives_beta_exactly_with_the_smallest_epsilon(path, groups, value):
+    # a = rsqrt(1.2e-38) ~ 9e18: x * a + (beta - mean * a) cancelled to
+    # garbage (inf in float16); both paths subtract a shift first.
+    x = np.full((2, 3, 4, 6), value, "float32")
+    beta = np.linspace(-1.0, 1.0, 6).astype("float32")
+    y = path(tf.constant(x), tf.ones((6,)), tf.constant(beta), groups, 3, 1.2e-38)
+    np.testing.assert_array_equal(y.numpy(), np.broadcast_to(beta, x.shape))
+
+
+@pytest.mark.parametrize("policy", ["float16", "mixed_float16", "bfloat16", "mixed_bfloat16"])
+@pytest.mark.parametrize("epsilon", [1e-8, 1.2e-38])
+def test_epsilon_below_float16_resolution_stays_finite(policy, epsilon):
+    # 1e-8 rounds to 0 in float16, but the variance and epsilon are summed in
+    # float32 whatever the compute dtype: a constant group gives beta, not NaN.
+    keras.mixed_precision.set_global_policy(policy)
+    layer = GroupNormalization(groups=2, epsilon=epsilon, beta_initializer="ones")
+    x = np.concatenate(
+        [np.full((2, 4, 4, 4), 3.0), np.random.default_rng(22).normal(size=(2, 4, 4, 4))],
+        axis=-1,
+    )
+    y = np.asarray(keras.ops.cast(layer(x.astype(policy.replace("mixed_", ""))), "float32"))
+    assert np.all(np.isfinite(y))
+    np.testing.assert_array_equal(y[..., :4], 1.0)
+
+
+@pytest.mark.parametrize("flag", ["center", "scale"])
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_flags_must_be_bools(flag, value):
+    with pytest.raises(ValueError, match=rf"`{flag}` must be a bool \(True or False\). Received: {flag}="):
+        GroupNormalization(groups=2, **{flag: value})

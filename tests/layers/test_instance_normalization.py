@@ -99,3 +99,36 @@ def test_bad_input_shapes(shape, kwargs, match):
 def test_bad_epsilon():
     with pytest.raises(ValueError, match=r"`epsilon` must be > 0. Received: epsilon=0"):
         InstanceNormalization(epsilon=0)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8"])
+def test_integer_input_is_normalized_in_float(dtype):
+    # It used to truncate the output to integers ([0, 0, 0, 0, 1, 0, ...]).
+    x = np.random.default_rng(3).integers(0, 255, size=(2, 5, 5, 3)).astype(dtype)
+    y = InstanceNormalization()(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "float32"
+    expected = ref.group_norm(x, np.ones(3), np.zeros(3), 3, -1, 1e-3)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_zero_size_spatial_axis_gives_the_empty_tensor():
+    assert tuple(InstanceNormalization()(np.zeros((2, 0, 4, 3), "float32")).shape) == (2, 0, 4, 3)
+
+
+@pytest.mark.parametrize(
+    "epsilon, match",
+    [
+        (1e-300, r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*Received: epsilon=1e-300"),
+        (float("inf"), r"`epsilon` must be finite. Received: epsilon=inf"),
+    ],
+)
+def test_epsilon_that_rounds_to_zero_or_is_infinite_is_refused(epsilon, match):
+    # InstanceNormalization(epsilon=1e-300) used to give NaN on a constant channel.
+    with pytest.raises(ValueError, match=match):
+        InstanceNormalization(epsilon=epsilon)
+
+
+@pytest.mark.parametrize("flag", ["center", "scale"])
+def test_flags_must_be_bools(flag):
+    with pytest.raises(ValueError, match=rf"`{flag}` must be a bool \(True or False\). Received: {flag}='False'"):
+        InstanceNormalization(**{flag: "False"})
