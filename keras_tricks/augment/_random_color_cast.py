@@ -51,6 +51,9 @@ class RandomColorCast(_pixel_layer.PixelAugmentation):
         super().__init__(probability=probability, value_range=value_range, **kwargs)
         self.factor = factor
 
+    def _active(self):
+        return self.factor > 0
+
     def _draw(self, batch, height, width, channels):
         span = self._range[1] - self._range[0]
         shift = keras.random.uniform(

@@ -45,6 +45,9 @@ class RandomGaussianNoise(_pixel_layer.PixelAugmentation):
         super().__init__(probability=probability, value_range=value_range, **kwargs)
         self.stddev = stddev
 
+    def _active(self):
+        return self.stddev > 0
+
     def _draw(self, batch, height, width, channels):
         return {"applied": self._coin(batch)}
 

@@ -49,6 +49,9 @@ class RandomSaltAndPepper(_pixel_layer.PixelAugmentation):
         self.rate = rate
         self.salt_ratio = salt_ratio
 
+    def _active(self):
+        return self.rate > 0
+
     def _draw(self, batch, height, width, channels):
         return {"applied": self._coin(batch)}
 
