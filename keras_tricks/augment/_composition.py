@@ -21,7 +21,7 @@ def images_in(inputs, dtype):
     return ops.cast(inputs, dtype)
 
 
-def select(condition, chosen, other, batched, layer, argument):
+def select(condition, chosen, other, batched, layer, argument, received):
     """Per image, ``chosen`` where ``condition`` else ``other``, for tensors or dicts.
 
     The result has the dtype of ``other`` (the layer's input, its images
@@ -35,10 +35,10 @@ def select(condition, chosen, other, batched, layer, argument):
         b = ops.convert_to_tensor(b)
         a = ops.cast(ops.convert_to_tensor(a), b.dtype)
         message = (
-            f"`{argument}` must hold layers whose output has the shape of their "
-            f"input, but {type(layer).__name__} {layer.name!r} turns {key} of "
-            f"shape {tuple(b.shape)} into shape {tuple(a.shape)}. "
-            f"Received: {argument}={layer!r}"
+            f"`{argument}` must return outputs shaped like their inputs, but "
+            f"{type(layer).__name__} {layer.name!r} turns {key} of shape "
+            f"{tuple(b.shape)} into shape {tuple(a.shape)}. "
+            f"Received: {received}={layer!r}"
         )
         if len(a.shape) != len(b.shape):
             raise ValueError(message)

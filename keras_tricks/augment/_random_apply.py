@@ -71,7 +71,7 @@ class RandomApply(keras.layers.Layer):
             return inputs
         outputs = self.layer(inputs, training=True)
         chosen = keras.random.uniform((batch,), seed=self._seed_generator) < self.rate
-        return _composition.select(chosen, outputs, inputs, batched, self.layer, "layer")
+        return _composition.select(chosen, outputs, inputs, batched, self.layer, "layer", "layer")
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -84,7 +84,13 @@ class RandomChoice(keras.layers.Layer):
         result = inputs
         for i, layer in enumerate(self.layers):
             result = _composition.select(
-                index == i, layer(inputs, training=True), result, batched, layer, "layers"
+                index == i,
+                layer(inputs, training=True),
+                result,
+                batched,
+                layer,
+                "layers",
+                f"layers[{i}]",
             )
         return result
 
