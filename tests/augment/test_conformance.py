@@ -257,21 +257,35 @@ def test_matrix_unknown_sizes_in_tf_data_with_masks(name):
 
 def test_matrix_model_with_uint8_input_and_unknown_sizes():
     # Every layer on its own branch of one model, so one fit and one predict
-    # cover them all: Input(dtype="uint8") with None height and width trains
-    # (training=True) and then predicts (training=False) on two image sizes.
+    # cover them all: Input(dtype="uint8") with None height and width, fed by
+    # a tf.data pipeline whose batches differ in size (so the traced train and
+    # predict functions see unknown sizes too), trains (training=True) and
+    # then predicts (training=False); a Conv2D reads each layer's output, as
+    # in a user's model, and needs it in float in both modes.
     inputs = keras.Input((None, None, 3), dtype="uint8")
     branches = [
-        keras.layers.GlobalAveragePooling2D()(_make(name)(inputs)) for name in sorted(EXAMPLES)
+        keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 1)(_make(name)(inputs)))
+        for name in sorted(EXAMPLES)
     ]
     outputs = keras.layers.Dense(1)(keras.layers.Concatenate()(branches))
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="sgd", loss="mse")
-    x = _typed(_images((4, 10, 12, 3)), "uint8")
-    history = model.fit(x, np.zeros((4, 1)), batch_size=2, epochs=1, verbose=0)
+
+    def batches():
+        for h, w in ((10, 12), (7, 9)):
+            yield _typed(_images((2, h, w, 3)), "uint8"), np.zeros((2, 1), "float32")
+
+    ds = tf.data.Dataset.from_generator(
+        batches,
+        output_signature=(
+            tf.TensorSpec((None, None, None, 3), tf.uint8),
+            tf.TensorSpec((None, 1), tf.float32),
+        ),
+    )
+    history = model.fit(ds, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    for images in (x, x[:, :7, :9]):
-        predictions = model.predict(images, verbose=0)
-        assert predictions.shape == (4, 1) and np.isfinite(predictions).all()
+    predictions = model.predict(ds.map(lambda x, y: x), verbose=0)
+    assert predictions.shape == (4, 1) and np.isfinite(predictions).all()
 
 
 # Configurations that leave every image alone, per exported layer: zero
