@@ -34,8 +34,8 @@ class RandomAffine(_base.AugmentationLayer):
     `affine_transform`.
 
     Labels pass through unchanged. Segmentation masks
-    (`{"images": ..., "segmentation_masks": ...}`) get the same transform with
-    nearest interpolation. Bounding boxes are not supported: a dict with a
+    (`{"images": ..., "segmentation_masks": ...}`, `(B, H, W, 1)` or
+    `(B, H, W)`) get the same transform with nearest interpolation. Bounding boxes are not supported: a dict with a
     `bounding_boxes` entry raises a `ValueError`.
 
     Args:
@@ -71,14 +71,24 @@ class RandomAffine(_base.AugmentationLayer):
         inputs: an image `(H, W, C)`, a batch `(B, H, W, C)` (or channels
             first), or a dict with `images` and optionally `segmentation_masks`
             and `labels`.
-        training: bool; when false the layer returns its input unchanged.
-            Defaults to `True`, as for Keras's preprocessing layers.
+        training: bool; when false the layer returns its input unchanged
+            (the images cast to the compute dtype). Defaults to `True`, as
+            for Keras's preprocessing layers.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomAffine(
     ...     horizontal_flip=True, rotation=10, zoom=0.2, translation=0.1, seed=0)
     >>> layer(np.zeros((2, 32, 32, 3), "float32")).shape
     (2, 32, 32, 3)
+
+    Height and width may be unknown (`None` in a model, or a `tf.data` map
+    over images of different sizes). A draw with no flip and no other
+    change (all ranges zero) leaves the image exactly as it was.
 
     Note:
         Bilinear interpolation keeps values inside the input's range, so the

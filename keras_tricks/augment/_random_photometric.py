@@ -69,8 +69,13 @@ class RandomPhotometric(_base.AugmentationLayer):
 
     Call arguments:
         inputs: an image, a batch, or a dict with an `images` entry.
-        training: bool; when false the layer returns its input unchanged.
-            Defaults to `True`.
+        training: bool; when false the layer returns its input unchanged
+            (in the compute dtype). Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomPhotometric(

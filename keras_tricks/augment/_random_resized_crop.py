@@ -29,8 +29,8 @@ class RandomResizedCrop(_base.AugmentationLayer):
     `crop_to_aspect_ratio=True`), so the output shape is the same in both
     modes.
 
-    Labels pass through unchanged; segmentation masks get the same crop with
-    nearest interpolation; bounding boxes are not supported (`ValueError`).
+    Labels pass through unchanged; segmentation masks (`(B, H, W, 1)` or
+    `(B, H, W)`) get the same crop with nearest interpolation; bounding boxes are not supported (`ValueError`).
 
     Args:
         height: int, output height.
@@ -47,7 +47,12 @@ class RandomResizedCrop(_base.AugmentationLayer):
     Call arguments:
         inputs: an image, a batch, or a dict with `images` and optionally
             `segmentation_masks` and `labels`.
-        training: bool. Defaults to `True`.
+        training: bool; when false, the central crop. Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomResizedCrop(8, 8, seed=0)
@@ -58,7 +63,12 @@ class RandomResizedCrop(_base.AugmentationLayer):
         Crop boxes are continuous, not rounded to whole pixels. On TensorFlow
         the resample runs in `tf.raw_ops.ImageProjectiveTransformV3`; other
         backends use `keras.ops.image.map_coordinates` with the same
-        sampling points (a test checks they agree).
+        sampling points (a test checks they agree). That op has no XLA
+        kernel, so the layer sets `supports_jit = False`, as Keras's
+        `RandomCrop` and `RandomRotation` do: a model holding it is
+        compiled without XLA (`jit_compile="auto"` resolves to `False`,
+        `jit_compile=True` falls back with a warning). Height and width of
+        the input may be unknown.
 
     Reference:
     - [Szegedy et al., 2015, Going deeper with convolutions](https://arxiv.org/abs/1409.4842)
