@@ -213,6 +213,16 @@ def test_matrix_dtypes_and_ranks(name, dtype):
             np.testing.assert_array_equal(layer(x, training=False), x.astype("float32"))
 
 
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_matrix_empty_batch(name):
+    x = np.zeros((0,) + SHAPE[1:], "uint8")
+    height, width = OUTPUT_HW.get(name, SHAPE[1:3])
+    for training in (True, False):
+        out = _make(name)(x, training=training)
+        assert tuple(out.shape) == (0, height, width, 3)
+        assert keras.backend.standardize_dtype(out.dtype) == "float32"
+
+
 def _two_sizes():
     """One image at a time, of two sizes, with a (H, W) mask: unknown sizes in tf.data."""
     rng = np.random.default_rng(3)
