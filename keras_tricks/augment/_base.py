@@ -9,6 +9,19 @@ data formats, and dict inputs ``{"images": ..., "segmentation_masks": ...,
 of per-image random parameters, ``_apply(images, transformation)`` transforms
 images and, for a layer that moves pixels (``_GEOMETRIC = True``),
 ``_apply_masks(masks, transformation)`` moves segmentation masks the same way.
+
+What every layer shares, whatever the subclass:
+
+- the images come out in the layer's compute dtype (float32, or float16 under
+  ``mixed_float16``) in training and at inference alike, whatever their input
+  dtype (``uint8`` images included), as Keras's image layers do;
+- height and width may be unknown (``None`` in a model, or a ``tf.data`` map
+  over images of different sizes): every size is read from ``ops.shape``;
+- segmentation masks may be ``(B, H, W, 1)`` or ``(B, H, W)`` (one axis fewer
+  than the images, as Keras's layers accept) and come back in their own rank
+  and dtype; masks whose batch, height or width differ from the images' are
+  refused with a ``ValueError`` when the shapes are known, and by a runtime
+  assertion (TensorFlow) when they are not.
 """
 
 import keras
@@ -44,6 +57,43 @@ def check_images_shape(shape, channels=None):
             f"(rank 4). Received: inputs.shape={tuple(shape)}"
         )
     return shape
+
+
+def _spatial_axes(rank, data_format):
+    """Positions of (height, width) in an image tensor of this rank."""
+    first = rank - 3 if data_format == "channels_last" else rank - 2
+    return first, first + 1
+
+
+def assert_dims_equal(first, second, pairs, message):
+    """Require ``first.shape[i] == second.shape[j]`` for every ``(i, j)`` in ``pairs``.
+
+    Where both sizes are known the check is made now and fails with a
+    ``ValueError``; where one is unknown (a ``tf.data`` map, a ``None`` axis
+    in a model) a TensorFlow assertion checks it when the graph runs, and
+    ``second`` is returned tied to it. Other backends trace with known shapes.
+    """
+    unknown = []
+    for i, j in pairs:
+        a, b = first.shape[i], second.shape[j]
+        if a is not None and b is not None:
+            if a != b:
+                raise ValueError(message)
+        else:
+            unknown.append((i, j))
+    if not unknown or keras.backend.backend() != "tensorflow":
+        return second
+    import tensorflow as tf
+
+    a = tf.shape(first)
+    b = tf.shape(second)
+    assertion = tf.debugging.assert_equal(
+        tf.stack([a[i] for i, _ in unknown]),
+        tf.stack([b[j] for _, j in unknown]),
+        message=message,
+    )
+    with tf.control_dependencies([assertion]):
+        return tf.identity(second)
 
 
 class AugmentationLayer(keras.layers.Layer):
@@ -131,20 +181,76 @@ class AugmentationLayer(keras.layers.Layer):
         data, images = self._split(inputs)
         self._check_boxes(data)
         check_images_shape(images.shape)
-        if not training:
-            return inputs
+        masks = None
+        if data is not None and MASKS in data:
+            masks = self._check_masks(images, data[MASKS])
+        if training:
+            images, masks = self._training(images, masks)
+        else:
+            images, masks = self._inference(images, masks)
+        if data is None:
+            return images
+        data[IMAGES] = images
+        if masks is not None:
+            data[MASKS] = masks
+        return data
+
+    def _training(self, images, masks):
+        """Training: (images, masks) -> augmented images in the compute dtype, masks."""
         x, undo = self._to_batch(images)
         self._check_channels(x.shape[-1])
         shape = ops.shape(x)
         transformation = self._draw(shape[0], shape[1], shape[2], x.shape[-1])
         out = undo(self._apply(x, transformation), self.compute_dtype)
-        if data is None:
-            return out
-        data[IMAGES] = out
-        if self._GEOMETRIC and MASKS in data:
-            masks, undo_masks = self._to_batch(data[MASKS])
-            data[MASKS] = undo_masks(self._apply_masks(masks, transformation))
-        return data
+        if self._GEOMETRIC and masks is not None:
+            masks = self._with_mask_channel(
+                masks, images, lambda m: self._move_masks(m, transformation)
+            )
+        return out, masks
+
+    def _move_masks(self, masks, transformation):
+        m, undo = self._to_batch(masks)
+        return undo(self._apply_masks(m, transformation))
+
+    def _inference(self, images, masks):
+        """Inference: the images unchanged but in the compute dtype, the masks as given."""
+        return ops.cast(images, self.compute_dtype), masks
+
+    def _with_mask_channel(self, masks, images, function):
+        """Run ``function`` on masks with a channel axis; a ``(B, H, W)`` mask gets one."""
+        if len(masks.shape) == len(images.shape):
+            return function(masks)
+        axis = -1 if self.data_format == "channels_last" else -3
+        return ops.squeeze(function(ops.expand_dims(masks, axis)), axis)
+
+    def _check_masks(self, images, masks):
+        """Masks must match the images' batch, height and width (see the module docstring)."""
+        masks = ops.convert_to_tensor(masks)
+        rank, mask_rank = len(images.shape), len(masks.shape)
+        received = (
+            f"Received: images.shape={tuple(images.shape)}, "
+            f"segmentation_masks.shape={tuple(masks.shape)}"
+        )
+        if mask_rank not in (rank, rank - 1):
+            raise ValueError(
+                "`segmentation_masks` must have the rank of `images` (with a channel "
+                "axis) or one less (without). " + received
+            )
+        image_axes = _spatial_axes(rank, self.data_format)
+        if mask_rank == rank:
+            mask_axes = _spatial_axes(rank, self.data_format)
+        else:  # no channel axis: height and width are the last two axes
+            mask_axes = (mask_rank - 2, mask_rank - 1)
+        pairs = list(zip(image_axes, mask_axes, strict=True))
+        if rank == 4:
+            pairs.insert(0, (0, 0))
+        return assert_dims_equal(
+            images,
+            masks,
+            pairs,
+            "`segmentation_masks` must have the batch size, height and width of "
+            "`images`. " + received,
+        )
 
     def _check_channels(self, channels):
         pass

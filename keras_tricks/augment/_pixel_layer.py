@@ -8,7 +8,11 @@ from keras_tricks.augment import _base
 
 
 class PixelAugmentation(_base.AugmentationLayer):
-    """Draws an apply/skip coin per image and clips the result to `value_range`."""
+    """Draws an apply/skip coin per image and clips the augmented images to `value_range`.
+
+    An image the coin skips, and every image when the layer's strength is zero
+    (``_active()`` false), comes out unchanged: it is not clipped.
+    """
 
     def __init__(
         self, probability=1.0, value_range=(0, 255), data_format=None, seed=None, **kwargs
@@ -19,15 +23,21 @@ class PixelAugmentation(_base.AugmentationLayer):
         self.probability = probability
         self.value_range = tuple(value_range)
 
+    def _active(self):
+        """False when the layer's strength is zero, so that it changes nothing."""
+        return True
+
     def _coin(self, batch):
         """(B,) float: 1 where the image is augmented."""
+        if not self._active() or self.probability == 0:
+            return ops.zeros((batch,), "float32")
         u = keras.random.uniform((batch,), seed=self._seed_generator)
         return ops.cast(u < self.probability, "float32")
 
     def _apply(self, images, transformation):
-        out = self._augment(images, transformation)
+        out = ops.clip(self._augment(images, transformation), *self._range)
         keep = ops.cast(transformation["applied"], "bool")[:, None, None, None]
-        return ops.clip(ops.where(keep, out, images), *self._range)
+        return ops.where(keep, out, images)
 
     def get_config(self):
         config = super().get_config()

@@ -34,8 +34,8 @@ class RandomAffine(_base.AugmentationLayer):
     `affine_transform`.
 
     Labels pass through unchanged. Segmentation masks
-    (`{"images": ..., "segmentation_masks": ...}`) get the same transform with
-    nearest interpolation. Bounding boxes are not supported: a dict with a
+    (`{"images": ..., "segmentation_masks": ...}`, `(B, H, W, 1)` or
+    `(B, H, W)`) get the same transform with nearest interpolation. Bounding boxes are not supported: a dict with a
     `bounding_boxes` entry raises a `ValueError`.
 
     Args:
@@ -71,14 +71,24 @@ class RandomAffine(_base.AugmentationLayer):
         inputs: an image `(H, W, C)`, a batch `(B, H, W, C)` (or channels
             first), or a dict with `images` and optionally `segmentation_masks`
             and `labels`.
-        training: bool; when false the layer returns its input unchanged.
-            Defaults to `True`, as for Keras's preprocessing layers.
+        training: bool; when false the layer returns its input unchanged
+            (the images cast to the compute dtype). Defaults to `True`, as
+            for Keras's preprocessing layers.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomAffine(
     ...     horizontal_flip=True, rotation=10, zoom=0.2, translation=0.1, seed=0)
     >>> layer(np.zeros((2, 32, 32, 3), "float32")).shape
     (2, 32, 32, 3)
+
+    Height and width may be unknown (`None` in a model, or a `tf.data` map
+    over images of different sizes). A draw with no flip and no other
+    change (all ranges zero) leaves the image exactly as it was.
 
     Note:
         Bilinear interpolation keeps values inside the input's range, so the
@@ -120,9 +130,11 @@ class RandomAffine(_base.AugmentationLayer):
         _checks.check_choice("interpolation", interpolation, INTERPOLATIONS)
         _checks.check_choice("fill_mode", fill_mode, FILL_MODES)
         _checks.check_number("fill_value", fill_value)
+        _checks.check_bool("horizontal_flip", horizontal_flip)
+        _checks.check_bool("vertical_flip", vertical_flip)
         super().__init__(data_format=data_format, seed=seed, **kwargs)
-        self.horizontal_flip = bool(horizontal_flip)
-        self.vertical_flip = bool(vertical_flip)
+        self.horizontal_flip = horizontal_flip
+        self.vertical_flip = vertical_flip
         self.rotation = rotation
         self.zoom = zoom
         self.translation = translation
@@ -164,11 +176,14 @@ class RandomAffine(_base.AugmentationLayer):
 
         Args:
             transformation: a dict from `get_random_transformation`.
-            height, width: the image size in pixels.
+            height, width: the image size in pixels, ints or scalar tensors
+                (unknown sizes, e.g. in a `tf.data` map, come as tensors).
         """
         t = {k: ops.cast(v, "float32") for k, v in transformation.items()}
         one, zero = ops.ones_like(t["zoom"]), ops.zeros_like(t["zoom"])
-        cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+        height = ops.cast(height, "float32")
+        width = ops.cast(width, "float32")
+        cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
         # Each factor below is the inverse of a forward step, applied in reverse.
         to_centre = _matrix(
             [
@@ -196,17 +211,20 @@ class RandomAffine(_base.AugmentationLayer):
         matrix = unzoom_unflip
         for factor in (unshear_x, unshear_y, unrotate, to_centre):
             matrix = ops.matmul(matrix, factor)
-        # Perspective acts on output coordinates normalized to [-1, 1].
-        sx, sy = max(cx, 0.5), max(cy, 0.5)
-        px, py = t["perspective_x"], t["perspective_y"]
-        normalize = ops.convert_to_tensor(
-            [[1 / sx, 0, -cx / sx], [0, 1 / sy, -cy / sy], [0, 0, 1]], "float32"
+        # Perspective acts on output coordinates normalized to [-1, 1]:
+        # unnormalize @ project @ normalize, multiplied out so that no
+        # perspective gives exactly the identity (sx * (1 / sx) need not be 1
+        # in float32) and an image left alone comes out unchanged.
+        sx, sy = ops.maximum(cx, 0.5), ops.maximum(cy, 0.5)
+        a, b = t["perspective_x"] / sx, t["perspective_y"] / sy
+        shift = a * cx + b * cy
+        warp = _matrix(
+            [
+                [one + cx * a, cx * b, -cx * shift],
+                [cy * a, one + cy * b, -cy * shift],
+                [a, b, one - shift],
+            ]
         )
-        unnormalize = ops.convert_to_tensor(
-            [[sx, 0, cx], [0, sy, cy], [0, 0, 1]], "float32"
-        )
-        project = _matrix([[one, zero, zero], [zero, one, zero], [px, py, one]])
-        warp = ops.matmul(ops.matmul(unnormalize, project), normalize)
         matrix = ops.matmul(matrix, warp)
         return matrix / matrix[:, 2:3, 2:3]
 

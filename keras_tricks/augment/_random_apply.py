@@ -26,8 +26,13 @@ class RandomApply(keras.layers.Layer):
 
     Call arguments:
         inputs: an image, a batch, or a dict with an `images` entry.
-        training: bool; when false the input is returned unchanged.
-            Defaults to `True`.
+        training: bool; when false the input is returned unchanged (its
+            images in the compute dtype). Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32 for `uint8` input),
+        in training and at inference alike; other dict entries keep their
+        dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomApply(
@@ -61,11 +66,12 @@ class RandomApply(keras.layers.Layer):
 
     def call(self, inputs, training=True):
         batch, batched = _composition.batch_size(inputs)
+        inputs = _composition.images_in(inputs, self.compute_dtype)
         if not training:
             return inputs
         outputs = self.layer(inputs, training=True)
         chosen = keras.random.uniform((batch,), seed=self._seed_generator) < self.rate
-        return _composition.select(chosen, outputs, inputs, batched)
+        return _composition.select(chosen, outputs, inputs, batched, self.layer, "layer", "layer")
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -25,8 +25,13 @@ class RandomChoice(keras.layers.Layer):
 
     Call arguments:
         inputs: an image, a batch, or a dict with an `images` entry.
-        training: bool; when false the input is returned unchanged.
-            Defaults to `True`.
+        training: bool; when false the input is returned unchanged (its
+            images in the compute dtype). Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32 for `uint8` input),
+        in training and at inference alike; other dict entries keep their
+        dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomChoice([
@@ -69,6 +74,7 @@ class RandomChoice(keras.layers.Layer):
 
     def call(self, inputs, training=True):
         batch, batched = _composition.batch_size(inputs)
+        inputs = _composition.images_in(inputs, self.compute_dtype)
         if not training:
             return inputs
         u = keras.random.uniform((batch,), seed=self._seed_generator)
@@ -78,7 +84,13 @@ class RandomChoice(keras.layers.Layer):
         result = inputs
         for i, layer in enumerate(self.layers):
             result = _composition.select(
-                index == i, layer(inputs, training=True), result, batched
+                index == i,
+                layer(inputs, training=True),
+                result,
+                batched,
+                layer,
+                "layers",
+                f"layers[{i}]",
             )
         return result
 

@@ -12,8 +12,9 @@ class RandomColorCast(_pixel_layer.PixelAugmentation):
 
     "Color casting" in the augmentation of Baidu's Deep Image: every channel
     `c` of an image gets `x_c + d_c * (max - min)` with
-    `d_c ~ U(-factor, factor)`, drawn per image and channel; the result is
-    clipped to `value_range`. Works with any number of channels.
+    `d_c ~ U(-factor, factor)`, drawn per image and channel; the cast
+    images are clipped to `value_range`. An image left alone (by
+    `probability`, or because `factor=0`) comes out unchanged, unclipped. Works with any number of channels.
 
     Labels, segmentation masks and bounding boxes pass through unchanged.
 
@@ -29,8 +30,13 @@ class RandomColorCast(_pixel_layer.PixelAugmentation):
 
     Call arguments:
         inputs: an image, a batch, or a dict with an `images` entry.
-        training: bool; when false the input is returned unchanged.
-            Defaults to `True`.
+        training: bool; when false the input is returned unchanged (in the
+            compute dtype). Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomColorCast(0.1, seed=0)
@@ -50,6 +56,9 @@ class RandomColorCast(_pixel_layer.PixelAugmentation):
         _base.check_factor("factor", factor, 1.0)
         super().__init__(probability=probability, value_range=value_range, **kwargs)
         self.factor = factor
+
+    def _active(self):
+        return self.factor > 0
 
     def _draw(self, batch, height, width, channels):
         span = self._range[1] - self._range[0]

@@ -9,13 +9,14 @@ from keras_tricks.augment import _pixel_layer
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
 class RandomGaussianNoise(_pixel_layer.PixelAugmentation):
-    """Add zero-mean Gaussian noise to each image, then clip to `value_range`.
+    """Add zero-mean Gaussian noise to each image and clip it to `value_range`.
 
     Each augmented image gets `x + n * (max - min)` with independent
     `n ~ N(0, stddev**2)` per pixel and channel. Unlike
     `keras.layers.GaussianNoise` (a regularizer with no value range), this is
     an image augmentation: it clips, takes a probability per image, and
-    leaves the input unchanged at inference.
+    leaves the input unchanged at inference. An image left alone (by
+    `probability`, or because `stddev=0`) comes out unchanged, unclipped.
 
     Labels, segmentation masks and bounding boxes pass through unchanged.
 
@@ -29,7 +30,13 @@ class RandomGaussianNoise(_pixel_layer.PixelAugmentation):
 
     Call arguments:
         inputs: an image, a batch, or a dict with an `images` entry.
-        training: bool. Defaults to `True`.
+        training: bool; when false the input is returned unchanged (in the
+            compute dtype). Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomGaussianNoise(0.05, seed=0)
@@ -44,6 +51,9 @@ class RandomGaussianNoise(_pixel_layer.PixelAugmentation):
         _checks.check_positive("stddev", stddev, allow_zero=True)
         super().__init__(probability=probability, value_range=value_range, **kwargs)
         self.stddev = stddev
+
+    def _active(self):
+        return self.stddev > 0
 
     def _draw(self, batch, height, width, channels):
         return {"applied": self._coin(batch)}

@@ -42,7 +42,9 @@ class RandomPhotometric(_base.AugmentationLayer):
     - color_cast: `x_c + d_c * r` with `d_c ~ U(-color_cast, color_cast)` per
       channel;
     - gamma: `low + r * ((x - low) / r) ** g`, `g ~ U(1 - gamma, 1 + gamma)`.
-    The output is clipped to `value_range`.
+    An image that gets at least one operation is clipped to `value_range`;
+    an image that gets none (its probabilities said no, or every strength is
+    zero) comes out unchanged.
 
     Labels, segmentation masks and bounding boxes pass through unchanged (the
     layer moves no pixels).
@@ -67,8 +69,13 @@ class RandomPhotometric(_base.AugmentationLayer):
 
     Call arguments:
         inputs: an image, a batch, or a dict with an `images` entry.
-        training: bool; when false the layer returns its input unchanged.
-            Defaults to `True`.
+        training: bool; when false the layer returns its input unchanged
+            (in the compute dtype). Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomPhotometric(
@@ -112,6 +119,7 @@ class RandomPhotometric(_base.AugmentationLayer):
         _base.check_factor("color_cast", color_cast, 1.0)
         _base.check_factor("gamma", gamma, 1.0, high_closed=False)
         self._probability = _probabilities(probability)
+        _checks.check_bool("random_order", random_order)
         self._range = _base.check_value_range(value_range)
         super().__init__(data_format=data_format, seed=seed, **kwargs)
         self.brightness = brightness
@@ -121,7 +129,7 @@ class RandomPhotometric(_base.AugmentationLayer):
         self.color_cast = color_cast
         self.gamma = gamma
         self.probability = probability
-        self.random_order = bool(random_order)
+        self.random_order = random_order
         self.value_range = tuple(value_range)
 
     def _enabled(self, name):
@@ -138,11 +146,14 @@ class RandomPhotometric(_base.AugmentationLayer):
         seed = self._seed_generator
         span = self._range[1] - self._range[0]
 
+        applied = []  # per enabled operation, (B,): whether the image gets it
+
         def draw(name, shape, low, high, identity):
             if not self._enabled(name):
                 return ops.full(shape, identity, "float32")
             value = keras.random.uniform(shape, low, high, seed=seed)
             keep = keras.random.uniform(shape[:1], seed=seed) < self._probability[name]
+            applied.append(keep)
             keep = ops.reshape(keep, (-1,) + (1,) * (len(shape) - 1))
             return ops.where(keep, value, identity)
 
@@ -168,6 +179,11 @@ class RandomPhotometric(_base.AugmentationLayer):
         else:
             order = ops.broadcast_to(ops.arange(len(OPS), dtype="int32"), (batch, len(OPS)))
         transformation["order"] = ops.cast(order, "int32")
+        # An image that gets no operation is left alone (not even clipped).
+        any_applied = ops.zeros((batch,), "bool")
+        for keep in applied:
+            any_applied = ops.logical_or(any_applied, keep)
+        transformation["applied"] = ops.cast(any_applied, "float32")
         return transformation
 
     # -- the colour maths -----------------------------------------------------
@@ -245,6 +261,10 @@ class RandomPhotometric(_base.AugmentationLayer):
         t = {k: (v if k == "order" else ops.cast(v, "float32")) for k, v in t.items()}
         channels = images.shape[-1]
         low, high = self._range
+        if "applied" in t:
+            keep = t["applied"] > 0.5
+        else:  # a transformation written by hand: every image is transformed
+            keep = ops.ones((ops.shape(images)[0],), "bool")
         matrices = self._op_matrices(t, channels)
         gamma_at = t["order"][:, OPS.index("gamma")]
         length = len(OPS)
@@ -254,7 +274,7 @@ class RandomPhotometric(_base.AugmentationLayer):
         if fast is None:
             fast = keras.backend.backend() == "tensorflow"
 
-        def affine_pass(x, first, last, clip):
+        def affine_pass(x, first, last, clip, keep=None):
             mean = (
                 ops.mean(x, axis=(1, 2))
                 if needs_mean
@@ -266,22 +286,24 @@ class RandomPhotometric(_base.AugmentationLayer):
                 linear = ops.diagonal(linear, axis1=1, axis2=2)
             if fast:  # the same maths as one XLA loop (see _tf_kernels)
                 return _tf_kernels.colour_transform(
-                    x, linear, offset, low, high, diagonal, clip
+                    x, linear, offset, low, high, diagonal, clip, keep
                 )
+            y = x
             if diagonal:
-                x = x * linear[:, None, None, :] + offset[:, None, None, :]
+                y = y * linear[:, None, None, :] + offset[:, None, None, :]
             else:
-                x = ops.einsum("bhwc,bdc->bhwd", x, linear) + offset[:, None, None, :]
-            return ops.clip(x, low, high) if clip else x
+                y = ops.einsum("bhwc,bdc->bhwd", y, linear) + offset[:, None, None, :]
+            y = ops.clip(y, low, high) if clip else y
+            return y if keep is None else ops.where(keep[:, None, None, None], y, x)
 
         if not self._enabled("gamma"):
-            return affine_pass(images, 0, length, clip=True)
+            return affine_pass(images, 0, length, clip=True, keep=keep)
         x = affine_pass(images, 0, gamma_at, clip=False)
         x = ops.clip((x - low) / (high - low), 0.0, 1.0)
         x = low + (high - low) * ops.power(x, t["gamma"][:, None, None, None])
         if self.random_order:
             x = affine_pass(x, gamma_at + 1, length, clip=False)
-        return ops.clip(x, low, high)
+        return ops.where(keep[:, None, None, None], ops.clip(x, low, high), images)
 
     def get_config(self):
         config = super().get_config()

@@ -29,8 +29,8 @@ class RandomResizedCrop(_base.AugmentationLayer):
     `crop_to_aspect_ratio=True`), so the output shape is the same in both
     modes.
 
-    Labels pass through unchanged; segmentation masks get the same crop with
-    nearest interpolation; bounding boxes are not supported (`ValueError`).
+    Labels pass through unchanged; segmentation masks (`(B, H, W, 1)` or
+    `(B, H, W)`) get the same crop with nearest interpolation; bounding boxes are not supported (`ValueError`).
 
     Args:
         height: int, output height.
@@ -47,7 +47,12 @@ class RandomResizedCrop(_base.AugmentationLayer):
     Call arguments:
         inputs: an image, a batch, or a dict with `images` and optionally
             `segmentation_masks` and `labels`.
-        training: bool. Defaults to `True`.
+        training: bool; when false, the central crop. Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomResizedCrop(8, 8, seed=0)
@@ -58,7 +63,12 @@ class RandomResizedCrop(_base.AugmentationLayer):
         Crop boxes are continuous, not rounded to whole pixels. On TensorFlow
         the resample runs in `tf.raw_ops.ImageProjectiveTransformV3`; other
         backends use `keras.ops.image.map_coordinates` with the same
-        sampling points (a test checks they agree).
+        sampling points (a test checks they agree). That op has no XLA
+        kernel, so the layer sets `supports_jit = False`, as Keras's
+        `RandomCrop` and `RandomRotation` do: a model holding it is
+        compiled without XLA (`jit_compile="auto"` resolves to `False`,
+        `jit_compile=True` falls back with a warning). Height and width of
+        the input may be unknown.
 
     Reference:
     - [Szegedy et al., 2015, Going deeper with convolutions](https://arxiv.org/abs/1409.4842)
@@ -87,6 +97,9 @@ class RandomResizedCrop(_base.AugmentationLayer):
             raise ValueError(f"`ratio` must be > 0. Received: ratio={ratio!r}")
         _checks.check_choice("interpolation", interpolation, ("bilinear", "nearest"))
         super().__init__(data_format=data_format, seed=seed, **kwargs)
+        # ImageProjectiveTransformV3 has no XLA kernel: Keras then compiles a
+        # model holding this layer without XLA, as for its own RandomCrop.
+        self.supports_jit = False
         self.height = height
         self.width = width
         self.scale = tuple(scale)
@@ -178,12 +191,8 @@ class RandomResizedCrop(_base.AugmentationLayer):
     def _apply_masks(self, masks, transformation):
         return self._resample(masks, transformation, "nearest")
 
-    def call(self, inputs, training=True):
-        if training:
-            return super().call(inputs, training=True)
-        data, images = self._split(inputs)
-        self._check_boxes(data)
-        _base.check_images_shape(images.shape)
+    def _inference(self, images, masks):
+        """The central crop of the target aspect ratio, resized (both modes give one shape)."""
 
         def center(x, interpolation):
             return ops.image.resize(
@@ -195,26 +204,27 @@ class RandomResizedCrop(_base.AugmentationLayer):
             )
 
         out = ops.cast(center(images, self.interpolation), self.compute_dtype)
-        if data is None:
-            return out
-        data[_base.IMAGES] = out
-        if _base.MASKS in data:
-            masks = data[_base.MASKS]
-            data[_base.MASKS] = ops.cast(center(masks, "nearest"), masks.dtype)
-        return data
+        if masks is not None:
+            masks = self._with_mask_channel(
+                masks, images, lambda m: ops.cast(center(m, "nearest"), m.dtype)
+            )
+        return out, masks
 
     def compute_output_shape(self, input_shape):
-        def resize(shape):
+        def resize(shape, channels=True):
             shape = list(shape)
-            if self.data_format == "channels_first":
+            if self.data_format == "channels_first" or not channels:
                 shape[-2:] = [self.height, self.width]
             else:
                 shape[-3:-1] = [self.height, self.width]
             return tuple(shape)
 
         if isinstance(input_shape, dict):
+            rank = len(input_shape[_base.IMAGES])
             return {
-                k: resize(v) if k in (_base.IMAGES, _base.MASKS) else v
+                k: resize(v, channels=k == _base.IMAGES or len(v) == rank)
+                if k in (_base.IMAGES, _base.MASKS)
+                else v
                 for k, v in input_shape.items()
             }
         return resize(input_shape)

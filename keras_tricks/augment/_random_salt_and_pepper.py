@@ -14,6 +14,8 @@ class RandomSaltAndPepper(_pixel_layer.PixelAugmentation):
     In each augmented image every pixel, independently, is replaced with
     probability `rate`: by `value_range[1]` with probability `salt_ratio`,
     otherwise by `value_range[0]`. All channels of a pixel change together.
+    An image left alone (by `probability`, or because `rate=0`) comes out
+    unchanged; so do the pixels not replaced (nothing is clipped).
 
     Labels, segmentation masks and bounding boxes pass through unchanged.
 
@@ -29,7 +31,13 @@ class RandomSaltAndPepper(_pixel_layer.PixelAugmentation):
 
     Call arguments:
         inputs: an image, a batch, or a dict with an `images` entry.
-        training: bool. Defaults to `True`.
+        training: bool; when false the input is returned unchanged (in the
+            compute dtype). Defaults to `True`.
+
+    Returns:
+        The images in the layer's compute dtype (float32, or float16 under
+        `mixed_float16`), from `uint8` or any other input dtype, in training
+        and at inference alike; masks and labels keep their dtype.
 
     Example:
     >>> layer = keras_tricks.augment.RandomSaltAndPepper(rate=0.05, seed=0)
@@ -48,6 +56,9 @@ class RandomSaltAndPepper(_pixel_layer.PixelAugmentation):
         super().__init__(probability=probability, value_range=value_range, **kwargs)
         self.rate = rate
         self.salt_ratio = salt_ratio
+
+    def _active(self):
+        return self.rate > 0
 
     def _draw(self, batch, height, width, channels):
         return {"applied": self._coin(batch)}

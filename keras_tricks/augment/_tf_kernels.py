@@ -104,16 +104,17 @@ def projective_resample(images, transforms, interpolation, fill_mode, fill_value
     return kernel(images, transforms, interpolation, fill_mode, float(fill_value))
 
 
-def _colour(images, linear, offset, low, high, diagonal, clip):
+def _colour(images, linear, offset, low, high, diagonal, clip, keep):
     tf = _tf()
     if diagonal:
         out = images * linear[:, None, None, :] + offset[:, None, None, :]
     else:
         out = tf.einsum("bhwc,bdc->bhwd", images, linear) + offset[:, None, None, :]
-    return tf.clip_by_value(out, low, high) if clip else out
+    out = tf.clip_by_value(out, low, high) if clip else out
+    return out if keep is None else tf.where(keep[:, None, None, None], out, images)
 
 
-def colour_transform(images, linear, offset, low, high, diagonal, clip):
+def colour_transform(images, linear, offset, low, high, diagonal, clip, keep=None):
     """``linear @ x + offset`` per pixel, then optionally clipped, as one XLA loop.
 
     Args:
@@ -122,6 +123,10 @@ def colour_transform(images, linear, offset, low, high, diagonal, clip):
         offset: `(B, C)`.
         low, high: floats, the clip range.
         diagonal, clip: bools, static.
+        keep: `(B,)` bool, or `None` for all: the images left out come back
+            unchanged (not clipped).
     """
     kernel = _compiled("colour", _colour)
-    return kernel(images, linear, offset, float(low), float(high), bool(diagonal), bool(clip))
+    return kernel(
+        images, linear, offset, float(low), float(high), bool(diagonal), bool(clip), keep
+    )

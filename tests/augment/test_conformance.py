@@ -80,6 +80,10 @@ def test_mixed_float16(name):
     layer = _make(name)
     out = layer(x)
     assert keras.backend.standardize_dtype(out.dtype) == "float16"
+    # The same dtype at inference, from float32 and from uint8 images.
+    for images in (x, (x * 255).astype("uint8")):
+        inference = layer(images, training=False)
+        assert keras.backend.standardize_dtype(inference.dtype) == "float16"
     np.testing.assert_allclose(np.asarray(out, "float32"), reference, atol=2e-2)
 
 
@@ -173,3 +177,201 @@ def test_inside_a_model_under_mirrored_strategy(strategy):
     # predict runs with training=False: the augmentation layers are the identity.
     plain = keras.Model(inputs, model.layers[-1](model.layers[-2](inputs)))
     np.testing.assert_allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0), atol=1e-6)
+
+
+# -- The conformance matrix: the inputs users bring ---------------------------
+# Every exported layer (EXAMPLES) x uint8 / int / float images x one image or a
+# batch x training and inference; unknown height and width inside tf.data and
+# in a model; masks with and without a channel axis. The outcome is the
+# documented one: images in the compute dtype in both modes, masks in their
+# own rank and dtype, finite values.
+
+OUTPUT_HW = {"RandomResizedCrop": (8, 8)}  # the layers that change the size
+
+
+def _typed(images, dtype):
+    """Images in ``dtype``: integer images hold 0..255, float images 0..1."""
+    if dtype == "float32":
+        return images
+    return np.round(images * 255).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "float32"])
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_matrix_dtypes_and_ranks(name, dtype):
+    layer = _make(name)
+    batch = _typed(_images(), dtype)
+    height, width = OUTPUT_HW.get(name, SHAPE[1:3])
+    for x in (batch, batch[0]):  # a batch (rank 4) and one image (rank 3)
+        expected_shape = x.shape[:-3] + (height, width, 3)
+        for training in (True, False):
+            out = layer(x, training=training)
+            assert keras.backend.standardize_dtype(out.dtype) == "float32", training
+            assert tuple(out.shape) == expected_shape
+            assert np.isfinite(np.asarray(out)).all()
+        if name not in OUTPUT_HW:  # inference: the images as they came, cast
+            np.testing.assert_array_equal(layer(x, training=False), x.astype("float32"))
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_matrix_empty_batch(name):
+    x = np.zeros((0,) + SHAPE[1:], "uint8")
+    height, width = OUTPUT_HW.get(name, SHAPE[1:3])
+    for training in (True, False):
+        out = _make(name)(x, training=training)
+        assert tuple(out.shape) == (0, height, width, 3)
+        assert keras.backend.standardize_dtype(out.dtype) == "float32"
+
+
+def _two_sizes():
+    """One image at a time, of two sizes, with a (H, W) mask: unknown sizes in tf.data."""
+    rng = np.random.default_rng(3)
+    for h, w in ((10, 12), (7, 9)):
+        yield (
+            rng.integers(0, 256, (h, w, 3)).astype("uint8"),
+            rng.integers(0, 4, (h, w)).astype("int32"),
+        )
+
+
+def _two_sizes_dataset():
+    return tf.data.Dataset.from_generator(
+        _two_sizes,
+        output_signature=(
+            tf.TensorSpec((None, None, 3), tf.uint8),
+            tf.TensorSpec((None, None), tf.int32),
+        ),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_matrix_unknown_sizes_in_tf_data_with_masks(name):
+    layer = _make(name)
+    for training in (True, False):
+        ds = _two_sizes_dataset().map(
+            lambda x, m, training=training: layer(
+                {"images": x, "segmentation_masks": m}, training=training
+            )
+        )
+        for out, (x, m) in zip(ds, _two_sizes(), strict=True):
+            images, masks = out["images"].numpy(), out["segmentation_masks"].numpy()
+            height, width = OUTPUT_HW.get(name, x.shape[:2])
+            assert images.dtype == np.float32 and images.shape == (height, width, 3)
+            assert np.isfinite(images).all()
+            # The mask keeps its rank and dtype, and follows the images' size.
+            assert masks.dtype == np.int32 and masks.shape == (height, width)
+            assert set(np.unique(masks)) <= set(np.unique(m))
+            if not training and name not in OUTPUT_HW:
+                np.testing.assert_array_equal(images, x.astype("float32"))
+                np.testing.assert_array_equal(masks, m)
+
+
+def test_matrix_model_with_uint8_input_and_unknown_sizes():
+    # Every layer on its own branch of one model, so one fit and one predict
+    # cover them all: Input(dtype="uint8") with None height and width, fed by
+    # a tf.data pipeline whose batches differ in size (so the traced train and
+    # predict functions see unknown sizes too), trains (training=True) and
+    # then predicts (training=False); a Conv2D reads each layer's output, as
+    # in a user's model, and needs it in float in both modes.
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    branches = [
+        keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 1)(_make(name)(inputs)))
+        for name in sorted(EXAMPLES)
+    ]
+    outputs = keras.layers.Dense(1)(keras.layers.Concatenate()(branches))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="mse")
+
+    def batches():
+        for h, w in ((10, 12), (7, 9)):
+            yield _typed(_images((2, h, w, 3)), "uint8"), np.zeros((2, 1), "float32")
+
+    ds = tf.data.Dataset.from_generator(
+        batches,
+        output_signature=(
+            tf.TensorSpec((None, None, None, 3), tf.uint8),
+            tf.TensorSpec((None, 1), tf.float32),
+        ),
+    )
+    history = model.fit(ds, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    predictions = model.predict(ds.map(lambda x, y: x), verbose=0)
+    assert predictions.shape == (4, 1) and np.isfinite(predictions).all()
+
+
+# Configurations that leave every image alone, per exported layer: zero
+# strength, probability 0, or a draw that happens to be the identity.
+LEFT_ALONE = {
+    "RandomAffine": [dict(), dict(fill_mode="constant", fill_value=7.0)],
+    "RandomPhotometric": [
+        dict(),
+        dict(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1, color_cast=0.2,
+             gamma=0.3, probability=0.0, random_order=True, value_range=(0, 1)),
+    ],  # fmt: skip
+    "RandomResizedCrop": [dict(height=12, width=12, scale=(1.0, 1.0), ratio=(1.0, 1.0))],
+    "RandomColorCast": [dict(factor=0.0, value_range=(0, 1)),
+                        dict(factor=0.2, probability=0.0, value_range=(0, 1))],
+    "RandomGaussianNoise": [dict(stddev=0.0, value_range=(0, 1)),
+                            dict(stddev=0.2, probability=0.0, value_range=(0, 1))],
+    "RandomSaltAndPepper": [dict(rate=0.0, value_range=(0, 1)),
+                            dict(rate=0.5, probability=0.0, value_range=(0, 1))],
+    "RandomApply": [dict(layer=augment.RandomColorCast(0.3, value_range=(0, 1)), rate=0.0)],
+    "RandomChoice": [dict(layers=[augment.RandomColorCast(0.0, value_range=(0, 1)),
+                                  augment.RandomAffine()])],
+}  # fmt: skip
+
+
+def test_every_export_has_a_left_alone_case():
+    assert sorted(LEFT_ALONE) == sorted(augment.__all__)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [(name, kwargs) for name in sorted(LEFT_ALONE) for kwargs in LEFT_ALONE[name]],
+)
+def test_images_left_alone_come_out_unchanged(name, kwargs):
+    # Out of value_range on purpose: an image the layer does not augment is
+    # not clipped either (254.9 used to become 1.0 under value_range=(0, 1)).
+    x = np.random.default_rng(4).uniform(-50, 300, SHAPE).astype("float32")
+    x[0, 0, 0, 0] = 254.9
+    out = getattr(augment, name)(**kwargs)(x)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_array_equal(np.asarray(out), x)
+
+
+def test_images_not_drawn_are_unchanged_and_drawn_ones_clipped():
+    # Half the images are augmented: those are clipped, the others untouched.
+    x = np.random.default_rng(5).uniform(-1, 2, (16, 6, 6, 3)).astype("float32")
+    for layer in (
+        augment.RandomColorCast(0.1, probability=0.5, value_range=(0, 1), seed=1),
+        augment.RandomPhotometric(brightness=0.1, probability=0.5, value_range=(0, 1), seed=1),
+        augment.RandomAffine(horizontal_flip=True, seed=1),
+    ):
+        out = np.asarray(layer(x))
+        same = (out == x).all(axis=(1, 2, 3))
+        assert 0 < same.sum() < len(x), type(layer).__name__
+        if not isinstance(layer, augment.RandomAffine):
+            assert out[~same].min() >= 0 and out[~same].max() <= 1
+        else:  # the flipped images are the others, mirrored
+            np.testing.assert_array_equal(out[~same], x[~same][:, :, ::-1])
+
+
+def test_resized_crop_runs_without_xla_in_a_compiled_model():
+    # ImageProjectiveTransformV3 has no XLA kernel: the layer says so, and
+    # Keras then compiles the model without XLA ("auto", the default, on a
+    # GPU machine; True falls back with a warning) instead of crashing.
+    layer = augment.RandomResizedCrop(8, 8, seed=0)
+    assert layer.supports_jit is False
+    inputs = keras.Input((12, 12, 3))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(layer(inputs))))
+    with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
+        model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert model.jit_compile is False
+    model.compile(optimizer="sgd", loss="mse", jit_compile="auto")
+    assert model.jit_compile is False
+    x = _images((4, 12, 12, 3))
+    history = model.fit(x, np.zeros((4, 1)), batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    # Wrapped, the flag still reaches Keras (it looks through nested layers).
+    wrapper = keras.Sequential([keras.Input((12, 12, 3)), augment.RandomResizedCrop(8, 8)])
+    with pytest.warns(UserWarning, match="doesn't support"):
+        wrapper.compile(loss="mse", jit_compile=True)
