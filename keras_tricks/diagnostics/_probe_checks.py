@@ -67,8 +67,8 @@ def check_initial_loss(model, batch, tolerance=0.25):
     - [Karpathy, 2019, A recipe for training neural networks](https://karpathy.github.io/2019/04/25/recipe/)
     """
     tolerance = _checks.check_positive("tolerance", tolerance, allow_zero=True)
-    x, y = _data.split_xy(batch, "batch")
     _data.require_compiled(model)
+    x, y = _data.read(batch, "batch", model=model)
     _data.check_inputs(model, x, "batch")
     fn, name, from_logits = _loss_function(model)
     name = _snake(name)
@@ -143,36 +143,49 @@ def check_initial_loss(model, batch, tolerance=0.25):
 def _influence_by_gradient(model, x, training, seed):
     import tensorflow as tf
 
-    xt = tf.convert_to_tensor(x)
-    n = int(xt.shape[0])
+    inputs = [tf.convert_to_tensor(a) for a in keras.tree.flatten(x)]
+    n = int(inputs[0].shape[0])
     matrix = np.zeros((n, n))
     # A random projection of the outputs: a plain sum can be constant (softmax).
     projection = None
     for i in range(n):
         with tf.GradientTape() as tape:
-            tape.watch(xt)
-            out = model(xt, training=training)
+            tape.watch(inputs)
+            out = model(keras.tree.pack_sequence_as(x, inputs), training=training)
+            out = tf.concat([tf.reshape(o, (n, -1)) for o in keras.tree.flatten(out)], axis=1)
             if projection is None:
                 rng = np.random.default_rng(seed)
                 projection = tf.constant(rng.standard_normal(out.shape[1:]), out.dtype)
             target = tf.reduce_sum(out[i] * projection)
-        grad = tape.gradient(target, xt)
-        grad = np.zeros(xt.shape) if grad is None else grad.numpy()
-        matrix[i] = np.abs(grad.reshape(n, -1)).max(axis=1)
+        for tensor, grad in zip(inputs, tape.gradient(target, inputs), strict=True):
+            if grad is not None:
+                grad = np.abs(grad.numpy().reshape(n, -1)).max(axis=1)
+                matrix[i] = np.maximum(matrix[i], grad)
     return matrix
 
 
+def _outputs(model, x, training, n):
+    out = model(x, training=training)
+    return np.concatenate(
+        [ops.convert_to_numpy(o).reshape(n, -1) for o in keras.tree.flatten(out)], axis=1
+    )
+
+
 def _influence_by_perturbation(model, x, training, seed):
-    x = np.asarray(x, dtype="float32")
-    n = x.shape[0]
+    arrays = [np.asarray(a) for a in keras.tree.flatten(x)]
+    n = arrays[0].shape[0]
     rng = np.random.default_rng(seed)
-    scale = max(float(np.std(x)), 1.0)
-    base = ops.convert_to_numpy(model(x, training=training)).reshape(n, -1)
+    base = _outputs(model, x, training, n)
     matrix = np.zeros((n, n))
     for j in range(n):
-        moved = x.copy()
-        moved[j] += scale * rng.standard_normal(x.shape[1:]).astype("float32")
-        out = ops.convert_to_numpy(model(moved, training=training)).reshape(n, -1)
+        moved = []
+        for array in arrays:
+            array = array.copy()
+            if np.issubdtype(array.dtype, np.floating):
+                scale = max(float(np.std(array)), 1.0)
+                array[j] += (scale * rng.standard_normal(array.shape[1:])).astype(array.dtype)
+            moved.append(array)
+        out = _outputs(model, keras.tree.pack_sequence_as(x, moved), training, n)
         matrix[:, j] = np.abs(out - base).max(axis=1)
     return matrix
 
@@ -242,15 +255,22 @@ def check_batch_dependence(
     num_samples = _checks.check_int("num_samples", num_samples, minimum=2)
     method = _checks.check_choice("method", method, ("auto", "gradient", "perturbation"))
     tolerance = _checks.check_positive("tolerance", tolerance, allow_zero=True)
-    if isinstance(x, tuple) and len(x) == 2:
-        x = x[0]
-    if isinstance(x, (list, tuple, dict)):
-        _data._fail("x", _data._describe(x), "must be a single array (one model input)")
+    training = _checks.check_bool("training", training)
+    seed = _checks.check_int("seed", seed, minimum=0)
+    _data.check_model(model)
+    x, _ = _data.read(x, "x", num_samples, model=model, labels=False)
     _data.check_inputs(model, x, "x")
     n = _data._num_samples(x)
     if n < 2:
         _data._fail("x", _data._describe(x), "must hold at least 2 samples")
-    x = np.asarray(x)[: min(n, num_samples)]
+    if not any(np.issubdtype(a.dtype, np.floating) for a in _data._flat(x)):
+        return Report(
+            "batch dependence",
+            True,
+            "integer inputs only (token ids?): neither a gradient nor a small "
+            "perturbation can probe them",
+            skipped=True,
+        )
     if method == "auto":
         method = "gradient" if keras.backend.backend() == "tensorflow" else "perturbation"
     if method == "gradient" and keras.backend.backend() != "tensorflow":
@@ -291,7 +311,7 @@ def check_batch_dependence(
             f"; ran in inference mode, so {', '.join(coupling)} used moving "
             "statistics (in training mode BatchNorm couples samples by design)"
         )
-    numbers = {"leak": leak, "num_samples": int(x.shape[0]), "method": method}
+    numbers = {"leak": leak, "num_samples": n, "method": method}
     report = Report("batch dependence", passed, summary, numbers, advice)
     report.matrix = matrix
     return report

@@ -2,6 +2,9 @@
 
 import math
 
+#: Severities of findings, mildest first. Only `"error"` predicts a broken run.
+SEVERITIES = ("info", "warning", "error")
+
 
 def _format_number(value):
     if isinstance(value, bool) or not isinstance(value, float):
@@ -29,7 +32,9 @@ class Report:
         advice: list of str, likely causes and fixes in plain words.
         curves: dict of str to list of float, curves worth plotting.
         findings: list of dict, individual findings (linter, loss monitor),
-            each with at least a `"code"` and a `"message"`.
+            each with at least a `"code"` and a `"message"`, and a
+            `"severity"`: `"info"` (advice), `"warning"` (worth a look) or
+            `"error"` (predicts a broken run).
         skipped: bool, whether the check did not apply to this model.
             A skipped check counts as passed. Defaults to `False`.
 
@@ -59,6 +64,15 @@ class Report:
         self.skipped = bool(skipped)
 
     @property
+    def severity(self):
+        """The worst severity of the report: `"error"` when it failed, else the
+        worst of its findings' severities, `None` when it has none."""
+        if not self.passed and not self.skipped:
+            return "error"
+        found = [f.get("severity", "warning") for f in self.findings]
+        return max(found, key=SEVERITIES.index) if found else None
+
+    @property
     def status(self):
         """`"PASS"`, `"FAIL"` or `"SKIP"`."""
         if self.skipped:
@@ -71,7 +85,9 @@ class Report:
             numbers = ", ".join(f"{k}={_format_number(v)}" for k, v in self.numbers.items())
             lines.append(f"    numbers: {numbers}")
         for finding in self.findings:
-            lines.append(f"    - {finding['message']}")
+            severity = finding.get("severity")
+            tag = f"[{severity}] " if severity else ""
+            lines.append(f"    - {tag}{finding['message']}")
         for item in self.advice:
             lines.append(f"    * {item}")
         return "\n".join(lines)

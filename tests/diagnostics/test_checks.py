@@ -166,5 +166,6 @@ def test_bad_arguments(batch):
         diagnostics.check_batch_dependence(model, batch[0], method="jacobian")
     with pytest.raises(ValueError, match=r"`num_samples` must be an integer >= 2"):
         diagnostics.check_batch_dependence(model, batch[0], num_samples=1)
-    with pytest.raises(ValueError, match=r"`x` must be a single array"):
+    # A list is a multi-input x: two arrays for a one-input model do not fit it.
+    with pytest.raises(ValueError, match=r"`x` must match the model's 1 input\(s\)"):
         diagnostics.check_batch_dependence(model, [batch[0], batch[0]])
