@@ -334,6 +334,8 @@ def _clone_subclassed(model, x):
     try:
         copy = type(model).from_config(model.get_config())
     except Exception as error:  # noqa: BLE001  (any failure: the model cannot be rebuilt)
+        reason = " ".join(str(error).split())
+        reason = reason if len(reason) <= 200 else reason[:197] + "..."
         _fail(
             "model",
             f"<{type(model).__name__} name={model.name!r}, subclassed>",
@@ -341,7 +343,7 @@ def _clone_subclassed(model, x):
             "`get_config()` and `from_config()` rebuild it, for this check: it "
             "trains a copy of the model and leaves yours untouched. Implement "
             "`get_config` (returning the `__init__` arguments) or build the model "
-            f"with the functional API (rebuilding it failed: {error})",
+            f"with the functional API (rebuilding it failed: {reason})",
         )
     copy(_take(x, slice(0, 1)), training=False)
     if len(copy.weights) != len(model.weights):

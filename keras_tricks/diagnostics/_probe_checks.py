@@ -157,7 +157,7 @@ def _influence_by_gradient(model, x, training, seed):
                 rng = np.random.default_rng(seed)
                 projection = tf.constant(rng.standard_normal(out.shape[1:]), out.dtype)
             target = tf.reduce_sum(out[i] * projection)
-        for tensor, grad in zip(inputs, tape.gradient(target, inputs), strict=True):
+        for grad in tape.gradient(target, inputs):
             if grad is not None:
                 grad = np.abs(grad.numpy().reshape(n, -1)).max(axis=1)
                 matrix[i] = np.maximum(matrix[i], grad)
