@@ -96,7 +96,7 @@ def _is_unbatched(dataset, model):
     return ranks == [r - 1 for r in _ranks(inputs)]
 
 
-def _stream_batches(data, model, batch_size):
+def _stream_batches(data, model, batch_size, name):
     """Yield the batches of a dataset or PyDataset as NumPy structures."""
     if isinstance(data, keras.utils.PyDataset):
         try:
@@ -108,9 +108,20 @@ def _stream_batches(data, model, batch_size):
             yield keras.tree.map_structure(np.asarray, data[index])
             index += 1
         return
-    if _is_unbatched(data, model):
-        data = data.batch(batch_size)
-    yield from data.as_numpy_iterator()
+    if not _is_unbatched(data, model):
+        yield from data.as_numpy_iterator()
+        return
+    import tensorflow as tf
+
+    try:
+        yield from data.batch(batch_size).as_numpy_iterator()
+    except tf.errors.InvalidArgumentError as error:  # e.g. images of different sizes
+        reason = " ".join(str(error).split())[:200]
+        raise ValueError(
+            f"`{name}` holds single samples (it is not batched) that cannot be "
+            f"batched together ({reason}): resize them to one shape and batch the "
+            f"dataset, as `fit` needs. Received: {name}={_describe_stream(data)}"
+        ) from None
 
 
 def _concat(parts):
@@ -124,7 +135,7 @@ def _concat(parts):
 
 def _read_stream(data, name, num_samples, model, batch_size):
     parts, total = [], 0
-    for element in _stream_batches(data, model, batch_size):
+    for element in _stream_batches(data, model, batch_size, name):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
         parts.append((x,) if y is None else (x, y))
         total += _num_samples(x)

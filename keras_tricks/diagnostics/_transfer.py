@@ -5,6 +5,7 @@ import difflib
 import keras
 
 from keras_tricks import _checks
+from keras_tricks.diagnostics import _data
 from keras_tricks.diagnostics._lint import _walk
 from keras_tricks.diagnostics._report import Report
 
@@ -275,11 +276,16 @@ def plan_transfer_learning(
     - [Yosinski et al., 2014, How transferable are features](https://arxiv.org/abs/1411.1792)
     - [CS231n, Transfer learning](https://cs231n.github.io/transfer-learning/)
     """
+    _data.check_model(model)
     data_size = _checks.check_choice("data_size", data_size, ("little", "much"))
     similarity = _checks.check_choice("similarity", similarity, ("similar", "different"))
     few_layers = _checks.check_int("few_layers", few_layers, minimum=1)
     many_fraction = _checks.check_range(
         "many_fraction", many_fraction, 0.0, 1.0, low_closed=False, high_closed=True
+    )
+    # Checked before any layer's `trainable` is set.
+    multiplier = _checks.check_range(
+        "multiplier", multiplier, 0.0, 1.0, low_closed=False, high_closed=True
     )
     weighted = [layer for layer in _walk(model) if layer.weights]
     names = [layer.name for layer in weighted]
