@@ -133,12 +133,18 @@ def _concat(parts):
     return np.concatenate([np.asarray(p) for p in parts], axis=0)
 
 
+_MAX_EMPTY_BATCHES = 100
+
+
 def _read_stream(data, name, num_samples, model, batch_size):
-    parts, total = [], 0
+    parts, total, empty = [], 0, 0
     for element in _stream_batches(data, model, batch_size, name):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
         parts.append((x,) if y is None else (x, y))
         total += _num_samples(x)
+        empty = empty + 1 if _num_samples(x) == 0 else 0
+        if empty >= _MAX_EMPTY_BATCHES:  # an endless stream of empty batches
+            break
         if num_samples == "batch" and total > 0:
             break
         if isinstance(num_samples, int) and total >= num_samples:

@@ -52,7 +52,10 @@ def check_initial_loss(model, batch, tolerance=0.25):
 
     Args:
         model: compiled `keras.Model`, untrained.
-        batch: pair `(x, y)`.
+        batch: a pair `(x, y)` of arrays (`x` a list or dict of arrays for
+            a multi-input model), or a `tf.data.Dataset` or
+            `keras.utils.PyDataset` of `(x, y)` batches, whose first batch
+            is taken.
         tolerance: float >= 0, largest accepted relative distance from
             `-log(1/C)`. Defaults to `0.25`.
 
@@ -227,7 +230,11 @@ def check_batch_dependence(
 
     Args:
         model: `keras.Model`, compiled or not.
-        x: inputs (a single array), or a tuple `(x, y)` whose `y` is ignored.
+        x: inputs (an array, a list or a dict of arrays), a tuple `(x, y)`
+            whose `y` is ignored, or a `tf.data.Dataset` or
+            `keras.utils.PyDataset` (of `x` or `(x, y)` batches), whose
+            first `num_samples` samples are read. Only float inputs are
+            probed; a model of integer inputs only is skipped.
         num_samples: int >= 2, samples to probe. Defaults to `4`.
         training: bool, the mode the model runs in. Defaults to `False`.
         method: `"auto"`, `"gradient"` or `"perturbation"`. `"gradient"` uses

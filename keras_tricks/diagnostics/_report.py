@@ -152,6 +152,12 @@ class DiagnosisReport(Report):
         super().__init__("diagnose", not failed, summary, curves=curves)
         self.reports = reports
 
+    @property
+    def severity(self):
+        """The worst severity of its reports (`None` when none has any)."""
+        found = [r.severity for r in self.reports if r.severity is not None]
+        return max(found, key=SEVERITIES.index) if found else None
+
     def __getitem__(self, check):
         for report in self.reports:
             if report.check == check:

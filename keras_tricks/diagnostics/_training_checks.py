@@ -73,7 +73,8 @@ def overfit_one_batch(
     not overfit, either the model lacks the capacity for the task or the code
     has a bug." The model is cloned (`keras.models.clone_model`, its weights
     copied, a fresh optimizer built from the compiled one's config), random
-    augmentation layers are replaced by identities, and the copy trains on the
+    augmentation layers run as at inference (called with `training=False`,
+    so a `RandomResizedCrop` still crops), and the copy trains on the
     batch for at most `steps` steps. It passes when the loss falls to
     `target_ratio` times its initial value (for cross-entropy, times the
     smaller of the initial value and chance level `log C`, so that a model
@@ -85,14 +86,18 @@ def overfit_one_batch(
 
     Args:
         model: compiled `keras.Model`.
-        batch: pair `(x, y)`, the fixed batch.
+        batch: the fixed batch: a pair `(x, y)` of arrays (`x` a list or
+            dict of arrays for a multi-input model), or a `tf.data.Dataset`
+            or `keras.utils.PyDataset` of `(x, y)` batches, whose first
+            batch is taken (an unbatched dataset gives its first 32
+            samples).
         steps: int, most training steps. Defaults to `300`.
         target_ratio: float in (0, 1), the final loss must reach
             `target_ratio * initial_loss`. Defaults to `0.05`.
         learning_rate: float or `None`, overrides the optimizer's learning
             rate for the copy. Defaults to `None` (the compiled one).
-        disable_augmentation: bool, replace random augmentation layers by
-            identities in the copy. Defaults to `True`.
+        disable_augmentation: bool, run random augmentation layers in
+            inference mode in the copy. Defaults to `True`.
 
     Returns:
         `Report` with numbers `initial_loss`, `final_loss`, `target_loss`,
@@ -220,7 +225,12 @@ def input_independent_baseline(
 
     Args:
         model: compiled `keras.Model`.
-        data: pair `(x, y)` with a few hundred samples or more.
+        data: a pair `(x, y)` of arrays (`x` a list or dict of arrays for
+            a multi-input model), used whole, or a `tf.data.Dataset` or
+            `keras.utils.PyDataset` of `(x, y)` batches, read for
+            `ceil(steps * batch_size / (1 - validation_split))` samples (an
+            endless dataset is fine). A few hundred samples or more; fewer
+            than `batch_size` raise a `ValueError`.
         steps: int, training steps for each copy. Defaults to `100`.
         batch_size: int, minibatch size. Defaults to `32`.
         validation_split: float in (0, 1), the held-out fraction.

@@ -135,6 +135,7 @@ def test_healthy_default_mlp_passes_diagnose_with_glorot_advice():
     (finding,) = report["lint"].findings
     assert finding["code"] == "glorot_relu" and finding["severity"] == "info"
     assert report["lint"].passed and report["lint"].severity == "info"
+    assert report.severity == "info"
     assert "[PASS] lint" in str(report) and "[info]" in str(report)
 
 
@@ -154,7 +155,7 @@ def test_broken_output_and_loss_fail_lint_and_diagnose(loss, activation, code):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns of softmax + from_logits itself
         report = diagnostics.diagnose(model, (x[:200], y[:200]), steps=5, baseline=False)
-    assert not report.passed and not report["lint"].passed
+    assert not report.passed and not report["lint"].passed and report.severity == "error"
     assert "[error]" in str(report)
 
 
