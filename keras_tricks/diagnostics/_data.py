@@ -1,4 +1,5 @@
-"""Input validation, model cloning and loss helpers shared by the checks."""
+"""Shared by the checks: `read` (data of every kind `fit` takes, as NumPy),
+input validation, model cloning and loss helpers."""
 
 import functools
 
@@ -231,11 +232,6 @@ def _split_pair(data, name):
     if not isinstance(data, (list, tuple)) or len(data) != 2:
         _fail(name, _describe(data), f"must be {_KINDS}")
     return _as_arrays(data[0], name, data), _as_arrays(data[1], name, data)
-
-
-def split_xy(data, name):
-    """Return `(x, y)` from a pair of arrays (kept for the checks' callers)."""
-    return read(data, name)
 
 
 def check_inputs(model, x, name):
