@@ -39,10 +39,12 @@ class Batches(keras.utils.PyDataset):
         return x, self.y[part]
 
 
-def _arrays(n):
+def _arrays(n, name=None):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, 8)).astype("float32")
     y = np.argmax(x[:, :3], axis=1).astype("int32")
+    if name == "lint_model":  # raw-scale inputs, so the data's finding shows
+        x = 50.0 * x + 20.0
     return x[:n], y[:n]
 
 
@@ -133,7 +135,7 @@ def _reference(name, models, model_kind, k):
     """The check's report on the plain arrays of the first `k` samples (cached)."""
     key = (name, model_kind, k)
     if key not in _REFERENCES:
-        x, y = _arrays(k)
+        x, y = _arrays(k, name)
         x = _as_dict(x) if model_kind == "dict" else x
         _REFERENCES[key] = _run(name, models[model_kind], (x, y))
     return _REFERENCES[key]
@@ -159,7 +161,7 @@ def test_every_public_function_taking_data_is_enrolled():
 def test_enough_samples_match_the_arrays_they_give(models, name, kind):
     model_kind, make, _ = KINDS[kind]
     reference = _reference(name, models, model_kind, _samples_read(name, kind, N))
-    x, y = _arrays(N)
+    x, y = _arrays(N, name)
     if kind in ("arrays", "dict_arrays"):  # the reference itself: run once
         report = _reference(name, models, model_kind, N)
     else:
@@ -170,13 +172,17 @@ def test_enough_samples_match_the_arrays_they_give(models, name, kind):
         for key in got:
             np.testing.assert_allclose(got[key], want[key], rtol=1e-4, err_msg=f"{name}: {key}")
     assert [f["code"] for f in report.findings] == [f["code"] for f in reference.findings]
+    if name == "lint_model":
+        assert {f["code"] for f in report.findings} == {"inputs_not_normalized"}
+        for got, want in zip(report.findings, reference.findings, strict=True):
+            np.testing.assert_allclose([got["mean"], got["std"]], [want["mean"], want["std"]], rtol=1e-5)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_fewer_samples_than_one_batch(models, name, kind):
     model_kind, make, _ = KINDS[kind]
-    x, y = _arrays(SMALL)
+    x, y = _arrays(SMALL, name)
     if kind in ("arrays", "dict_arrays") and name not in ("input_independent_baseline", "diagnose"):
         make = None  # the reference below is this very run
     if name in ("input_independent_baseline", "diagnose"):  # they need one batch_size
