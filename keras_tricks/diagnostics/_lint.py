@@ -319,8 +319,13 @@ def _output_loss_rules(model, layers, add):
         activation = _output_activation(model, layers)
     except (AttributeError, ValueError):  # a subclassed model has no symbolic outputs
         return
+    loss = model.loss
+    # Only where `from_logits` is known: a Keras loss by name or a Loss with the option.
+    known = isinstance(loss, str) or (
+        isinstance(loss, keras.losses.Loss) and "from_logits" in loss.get_config()
+    )
     _, loss_name, from_logits = _loss_function(model)
-    if "crossentropy" not in _snake(loss_name) or activation is None:
+    if not known or "crossentropy" not in _snake(loss_name) or activation is None:
         return
     last = layers[-1]
     if from_logits and activation in ("softmax", "sigmoid"):

@@ -159,6 +159,16 @@ def test_broken_output_and_loss_fail_lint_and_diagnose(loss, activation, code):
     assert "[error]" in str(report)
 
 
+def _logits_crossentropy(y_true, y_pred):
+    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+
+def test_output_rules_only_judge_losses_whose_from_logits_is_known():
+    # A user's own function: its name says crossentropy, but from_logits is not visible.
+    assert diagnostics.lint_model(_default_mlp(_logits_crossentropy, None)).passed
+    assert diagnostics.lint_model(_default_mlp("mse", None)).passed
+
+
 # ------------------------------------------------- monitor, steps_per_execution
 @pytest.mark.parametrize("steps_per_execution, num_batches", [(1, 16), (4, 16), (4, 18)])
 def test_monitor_recovers_per_execution_losses(steps_per_execution, num_batches):
