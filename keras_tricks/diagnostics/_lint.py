@@ -102,6 +102,8 @@ def lint_model(
     - `logits_as_probabilities` (error): the output layer is linear (logits)
       but the compiled cross-entropy expects probabilities
       (`from_logits=False`), which it clips to [1e-7, 1 - 1e-7].
+      Both are judged only on a single-output model compiled with a Keras
+      loss by name or a `keras.losses.Loss` with a `from_logits` option.
 
     - `separable_params` (warning): a SeparableConv or DepthwiseConv layer with more
       parameters than the plain convolution it replaces ("depthwise separable
