@@ -50,6 +50,11 @@ def check_initial_loss(model, batch, tolerance=0.25):
     probabilities fed to a loss with `from_logits=True` apply softmax twice.
     Losses other than cross-entropy are skipped.
 
+    A loss far above chance fails with severity `"warning"` (status `WARN`:
+    the run usually trains, after a wasted start; `diagnose` still passes);
+    a logits/probabilities mix-up, a NaN loss or a loss below chance
+    (labels leaking into the inputs) fail with severity `"error"`.
+
     Args:
         model: compiled `keras.Model`, untrained.
         batch: a pair `(x, y)` of arrays (`x` a list or dict of arrays for
@@ -140,7 +145,11 @@ def check_initial_loss(model, batch, tolerance=0.25):
         f"loss at init {measured:.4g} vs -log(1/{num_classes}) = {expected:.4g} "
         f"({100 * relative:+.0f}%)"
     )
-    return Report("initial loss", passed, summary, numbers, advice)
+    # Only a logits/probabilities mix-up, a non-finite loss or a loss below
+    # chance (labels leaking) predict a broken run; a start too high is a warning.
+    broken = mismatch or not math.isfinite(measured) or relative < -tolerance
+    severity = "error" if broken else "warning"
+    return Report("initial loss", passed, summary, numbers, advice, severity=severity)
 
 
 def _influence_by_gradient(model, x, training, seed):

@@ -37,6 +37,10 @@ class Report:
             `"error"` (predicts a broken run).
         skipped: bool, whether the check did not apply to this model.
             A skipped check counts as passed. Defaults to `False`.
+        severity: `"warning"` or `"error"`, how serious a failure is:
+            `"error"` predicts a broken run and fails `diagnose`; a
+            `"warning"` (status `WARN`) is a sign worth fixing that does
+            not. Defaults to `"error"`.
 
     Example:
     >>> report = keras_tricks.diagnostics.overfit_one_batch(model, (x, y))
@@ -53,6 +57,7 @@ class Report:
         curves=None,
         findings=None,
         skipped=False,
+        severity="error",
     ):
         self.check = check
         self.passed = bool(passed)
@@ -62,22 +67,29 @@ class Report:
         self.curves = {k: [float(v) for v in c] for k, c in (curves or {}).items()}
         self.findings = list(findings or [])
         self.skipped = bool(skipped)
+        if severity not in SEVERITIES[1:]:
+            raise ValueError(
+                f"`severity` must be one of 'warning', 'error'. Received: severity={severity!r}"
+            )
+        self._failure_severity = severity
 
     @property
     def severity(self):
         """The worst severity of the report: `"error"` when it failed, else the
         worst of its findings' severities, `None` when it has none."""
         if not self.passed and not self.skipped:
-            return "error"
+            return self._failure_severity
         found = [f.get("severity", "warning") for f in self.findings]
         return max(found, key=SEVERITIES.index) if found else None
 
     @property
     def status(self):
-        """`"PASS"`, `"FAIL"` or `"SKIP"`."""
+        """`"PASS"`, `"WARN"` (failed with severity warning), `"FAIL"` or `"SKIP"`."""
         if self.skipped:
             return "SKIP"
-        return "PASS" if self.passed else "FAIL"
+        if self.passed:
+            return "PASS"
+        return "FAIL" if self.severity == "error" else "WARN"
 
     def __str__(self):
         lines = [f"[{self.status}] {self.check}: {self.summary}"]
@@ -129,7 +141,9 @@ class Report:
 class DiagnosisReport(Report):
     """The reports of several checks, in the order they ran.
 
-    `passed` is true when every check passed (skipped checks count as passed);
+    `passed` is true when no check failed with severity `"error"` (skipped
+    checks count as passed; a check failing with severity `"warning"`
+    shows as `WARN` and does not fail the whole);
     `reports` lists the individual reports and `report[name]` finds one by its
     check name.
 
@@ -139,12 +153,15 @@ class DiagnosisReport(Report):
 
     def __init__(self, reports):
         reports = list(reports)
-        failed = [r.check for r in reports if not r.passed]
+        failed = [r.check for r in reports if r.severity == "error"]
+        warned = [r.check for r in reports if not r.passed and r.severity == "warning"]
         summary = (
             f"all {len(reports)} checks passed"
             if not failed
             else f"{len(failed)} of {len(reports)} checks failed: {', '.join(failed)}"
         )
+        if warned:
+            summary += f"; warning from {', '.join(warned)}"
         curves = {}
         for r in reports:
             for name, curve in r.curves.items():

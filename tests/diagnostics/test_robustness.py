@@ -129,14 +129,20 @@ def _default_mlp(loss="sparse_categorical_crossentropy", activation="softmax"):
 
 
 def test_healthy_default_mlp_passes_diagnose_with_glorot_advice():
+    from sklearn.datasets import load_digits
+
     keras.utils.set_random_seed(0)
-    report = diagnostics.diagnose(_default_mlp(), digits())
+    raw = load_digits()  # pixels 0-16, as sklearn gives them
+    report = diagnostics.diagnose(_default_mlp(), (raw.data.astype("float32"), raw.target))
     assert report.passed, str(report)
-    (finding,) = report["lint"].findings
-    assert finding["code"] == "glorot_relu" and finding["severity"] == "info"
-    assert report["lint"].passed and report["lint"].severity == "info"
-    assert report.severity == "info"
-    assert "[PASS] lint" in str(report) and "[info]" in str(report)
+    severities = {f["code"]: f["severity"] for f in report["lint"].findings}
+    assert severities == {"glorot_relu": "info", "inputs_not_normalized": "warning"}
+    assert report["lint"].passed and report["lint"].severity == "warning"
+    # Raw pixels start the loss far above chance: a warning, not a failure.
+    assert report["initial loss"].status == "WARN" and report["initial loss"].severity == "warning"
+    assert report.severity == "warning" and "warning from initial loss" in report.summary
+    text = str(report)
+    assert "[PASS] diagnose" in text and "[info]" in text and "[WARN] initial loss" in text
 
 
 @pytest.mark.parametrize(
@@ -157,6 +163,11 @@ def test_broken_output_and_loss_fail_lint_and_diagnose(loss, activation, code):
         report = diagnostics.diagnose(model, (x[:200], y[:200]), steps=5, baseline=False)
     assert not report.passed and not report["lint"].passed and report.severity == "error"
     assert "[error]" in str(report)
+
+
+def test_report_severity_is_checked():
+    with pytest.raises(ValueError, match=r"`severity` must be one of 'warning', 'error'\. Received: severity='fatal'"):
+        diagnostics.Report("check", False, "summary", severity="fatal")
 
 
 def _logits_crossentropy(y_true, y_pred):
