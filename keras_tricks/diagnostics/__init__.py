@@ -12,7 +12,7 @@ from keras_tricks.diagnostics._probe_checks import (
     check_batch_dependence,
     check_initial_loss,
 )
-from keras_tricks.diagnostics._report import DiagnosisReport, Report
+from keras_tricks.diagnostics._report import SEVERITIES, DiagnosisReport, Report
 from keras_tricks.diagnostics._training_checks import (
     input_independent_baseline,
     overfit_one_batch,
@@ -23,6 +23,7 @@ __all__ = [
     "DIAGNOSIS_CODES",
     "DiagnosisReport",
     "FineTuneOptimizer",
+    "SEVERITIES",
     "LossCurveMonitor",
     "Report",
     "check_batch_dependence",

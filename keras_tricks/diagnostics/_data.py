@@ -1,4 +1,7 @@
-"""Input validation, model cloning and loss helpers shared by the checks."""
+"""Shared by the checks: `read` (data of every kind `fit` takes, as NumPy),
+input validation, model cloning and loss helpers."""
+
+import functools
 
 import keras
 import numpy as np
@@ -22,9 +25,9 @@ def _describe(value):
 
 def _num_samples(x):
     if isinstance(x, dict):
-        x = next(iter(x.values()))
+        x = list(x.values())
     if isinstance(x, (list, tuple)):
-        x = x[0]
+        return _num_samples(x[0]) if x else 0
     return int(np.shape(x)[0]) if np.ndim(x) else 0
 
 
@@ -52,24 +55,194 @@ def _flat(x):
     return [np.asarray(x)]
 
 
-def split_xy(data, name):
-    """Return `(x, y)` from a pair, refusing anything else and empty data."""
-    if not isinstance(data, (list, tuple)) or len(data) != 2:
-        _fail(name, _describe(data), "must be a pair (x, y) of arrays")
-    x, y = data
+_KINDS = (
+    "a pair (x, y) of arrays (x an array, a list or a dict of arrays), "
+    "a tf.data.Dataset or a keras.utils.PyDataset"
+)
+
+
+def _tf_dataset_type():
+    try:
+        import tensorflow as tf
+    except ImportError:  # another backend without TensorFlow installed
+        return None
+    return tf.data.Dataset
+
+
+def is_stream(data):
+    """Whether `data` is a `tf.data.Dataset` or a `keras.utils.PyDataset`."""
+    dataset = _tf_dataset_type()
+    return isinstance(data, keras.utils.PyDataset) or (
+        dataset is not None and isinstance(data, dataset)
+    )
+
+
+def _ranks(structure):
+    return sorted(len(spec.shape) for spec in keras.tree.flatten(structure))
+
+
+def _is_unbatched(dataset, model):
+    """Whether the dataset's elements are single samples of `model`'s inputs."""
+    try:
+        inputs = getattr(model, "inputs", None) if model is not None and model.built else None
+    except (AttributeError, ValueError):  # a subclassed model has no symbolic inputs
+        inputs = None
+    if not inputs:
+        return False
+    x_spec = keras.utils.unpack_x_y_sample_weight(dataset.element_spec)[0]
+    try:
+        ranks = _ranks(x_spec)
+    except (AttributeError, TypeError):
+        return False
+    return ranks == [r - 1 for r in _ranks(inputs)]
+
+
+def _stream_batches(data, model, batch_size, name):
+    """Yield the batches of a dataset or PyDataset as NumPy structures."""
+    if isinstance(data, keras.utils.PyDataset):
+        try:
+            count = data.num_batches
+        except NotImplementedError:  # neither `num_batches` nor `__len__`
+            count = None
+        index = 0
+        while count is None or index < count:
+            yield keras.tree.map_structure(np.asarray, data[index])
+            index += 1
+        return
+    if not _is_unbatched(data, model):
+        yield from data.as_numpy_iterator()
+        return
+    import tensorflow as tf
+
+    try:
+        yield from data.batch(batch_size).as_numpy_iterator()
+    except tf.errors.InvalidArgumentError as error:  # e.g. images of different sizes
+        reason = " ".join(str(error).split())[:200]
+        raise ValueError(
+            f"`{name}` holds single samples (it is not batched) that cannot be "
+            f"batched together ({reason}): resize them to one shape and batch the "
+            f"dataset, as `fit` needs. Received: {name}={_describe_stream(data)}"
+        ) from None
+
+
+def _concat(parts):
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: _concat([p[k] for p in parts]) for k in first}
+    if isinstance(first, (list, tuple)):
+        return type(first)(_concat([p[i] for p in parts]) for i in range(len(first)))
+    return np.concatenate([np.asarray(p) for p in parts], axis=0)
+
+
+_MAX_EMPTY_BATCHES = 100
+
+
+def _read_stream(data, name, num_samples, model, batch_size):
+    parts, total, empty = [], 0, 0
+    for element in _stream_batches(data, model, batch_size, name):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
+        parts.append((x,) if y is None else (x, y))
+        total += _num_samples(x)
+        empty = empty + 1 if _num_samples(x) == 0 else 0
+        if empty >= _MAX_EMPTY_BATCHES:  # an endless stream of empty batches
+            break
+        if num_samples == "batch" and total > 0:
+            break
+        if isinstance(num_samples, int) and total >= num_samples:
+            break
+    if not parts or total == 0:
+        _fail(name, _describe_stream(data), "must hold at least one sample")
+    if len({len(p) for p in parts}) != 1:
+        _fail(name, _describe_stream(data), "must give (x, y) in every batch, or x alone in every one")
+    try:
+        pooled = _concat(parts)
+    except ValueError as error:
+        _fail(name, _describe_stream(data), f"must give batches that stack along the batch axis ({error})")
+    if isinstance(num_samples, int):
+        pooled = _take(pooled, slice(0, num_samples))
+    return pooled[0], (pooled[1] if len(pooled) == 2 else None)
+
+
+def _describe_stream(data):
+    if isinstance(data, keras.utils.PyDataset):
+        return f"<{type(data).__name__}>"
+    return f"<{type(data).__name__} element_spec={data.element_spec}>"
+
+
+def read(data, name, num_samples="batch", model=None, labels=True, batch_size=32):
+    """Read samples of `data`, of any kind `fit` takes, as NumPy structures.
+
+    The one entry point of every check that takes data. `data` is a pair
+    `(x, y)` of arrays (`x` an array, a list of arrays or a dict of arrays),
+    a `tf.data.Dataset` or a `keras.utils.PyDataset`; with `labels=False` it
+    may also be `x` alone. Elements of a dataset are read as `fit` reads
+    them: `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)` (the weights are
+    ignored), each element one batch. A `tf.data.Dataset` whose elements
+    are single samples (their rank one below the model's inputs) is batched
+    here by `batch_size`.
+
+    Args:
+        data: the data, as above.
+        name: str, the argument's name in error messages.
+        num_samples: `"batch"` (arrays whole, the first batch of a
+            dataset), `"all"` (arrays only) or an int (the first
+            `num_samples` samples, fewer when the data holds fewer).
+        model: `keras.Model` or `None`, to tell an unbatched dataset.
+        labels: bool, whether `y` is required.
+        batch_size: int, the batch size given to an unbatched dataset.
+
+    Returns:
+        `(x, y)`, `y` being `None` when `labels` is false and none are given.
+    """
+    if is_stream(data):
+        if num_samples == "all":
+            raise ValueError("internal: streams are read by a number of samples")
+        x, y = _read_stream(data, name, num_samples, model, batch_size)
+        if labels and y is None:
+            _fail(name, _describe_stream(data), "must give labels: elements (x, y)")
+    else:
+        if labels:
+            x, y = _split_pair(data, name)
+        elif isinstance(data, tuple) and len(data) == 2:
+            x, y = _as_arrays(data[0], name, data), _as_arrays(data[1], name, data)
+        else:
+            x, y = _as_arrays(data, name, data), None
+        if isinstance(num_samples, int):
+            x = _take(x, slice(0, num_samples))
+            y = None if y is None else _take(y, slice(0, num_samples))
     if _num_samples(x) == 0:
-        _fail(name, _describe(data), "must hold at least one sample")
-    if _num_samples(y) != _num_samples(x):
-        _fail(name, _describe(data), "must hold as many labels as inputs")
+        _fail(name, _describe(x), "must hold at least one sample")
+    if y is not None and _num_samples(y) != _num_samples(x):
+        _fail(name, _describe((x, y)), "must hold as many labels as inputs")
     return x, y
+
+
+def _as_arrays(value, name, data):
+    """`value` (an array, or a list, tuple or dict of arrays) as NumPy arrays."""
+    try:
+        arrays = _map(value, lambda a: a)
+    except (TypeError, ValueError):
+        arrays = None
+    if arrays is None or any(a.dtype == object for a in _flat(arrays)):
+        _fail(name, _describe(data), f"must be {_KINDS}")
+    return arrays
+
+
+def _split_pair(data, name):
+    if not isinstance(data, (list, tuple)) or len(data) != 2:
+        _fail(name, _describe(data), f"must be {_KINDS}")
+    return _as_arrays(data[0], name, data), _as_arrays(data[1], name, data)
 
 
 def check_inputs(model, x, name):
     """Build `model` on `x` if needed and raise if `x` does not fit its inputs."""
     if _num_samples(x) == 0:
         _fail(name, _describe(x), "must hold at least one sample")
-    inputs = getattr(model, "inputs", None) if model.built else None
-    if inputs:
+    try:
+        inputs = getattr(model, "inputs", None) if model.built else None
+    except (AttributeError, ValueError):  # a subclassed model has no symbolic inputs
+        inputs = None
+    if inputs and not isinstance(x, dict):  # a dict is matched by name: try it below
         arrays = _flat(x)
         if len(arrays) != len(inputs):
             _fail(
@@ -97,8 +270,15 @@ def check_inputs(model, x, name):
         _fail(name, _describe(x), f"must fit the model's inputs ({error})")
 
 
+def check_model(model, name="model"):
+    """Raise a `TypeError` unless `model` is a `keras.Model`."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`{name}` must be a keras.Model. Received: {name}={model!r}")
+
+
 def require_compiled(model, name="model"):
-    """Raise unless `model` was compiled with a loss."""
+    """Raise unless `model` is a `keras.Model` compiled with a loss."""
+    check_model(model, name)
     if not getattr(model, "compiled", False) or getattr(model, "loss", None) is None:
         _fail(
             name,
@@ -108,36 +288,118 @@ def require_compiled(model, name="model"):
         )
 
 
+# Keras's augmentation layers whose names do not start with "Random".
+_KERAS_AUGMENTATION = ("AugMix", "CutMix", "MixUp", "RandAugment", "Solarization")
+
+
 def _is_augmentation(layer):
-    module = type(layer).__module__
-    return type(layer).__name__.startswith("Random") or module.startswith(
-        "keras_tricks.augment"
+    """Whether `layer` is a random augmentation layer (a subclass counts as its base)."""
+    for cls in type(layer).__mro__:
+        if cls.__module__.startswith("keras_tricks.augment"):
+            return True
+        if cls.__name__.startswith("Random") or cls.__name__ in _KERAS_AUGMENTATION:
+            return True
+    return False
+
+
+class _InferenceOnly(keras.layers.Layer):
+    """Calls the wrapped layer with `training=False` whatever the mode.
+
+    The diagnostic copies use it in place of an augmentation layer: the
+    layer's inference behaviour (a central crop, for instance) keeps the
+    shapes downstream, which an `Identity` would not. Never saved.
+    """
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(name=layer.name, dtype=layer.dtype_policy, **kwargs)
+        self.layer = layer
+
+    def build(self, input_shape):
+        pass  # the wrapped layer builds itself on its first call
+
+    def call(self, inputs, training=None, **kwargs):
+        return self.layer(inputs, training=False, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+
+def is_subclassed(model):
+    """Whether `model` is a subclassed `keras.Model` (neither Functional nor Sequential)."""
+    return isinstance(model, keras.Model) and not (
+        isinstance(model, keras.Sequential) or _is_functional(model)
     )
 
 
-def clone(model, learning_rate=None, disable_augmentation=True):
+@functools.cache
+def _functional_type():
+    """Keras's Functional class, found through the public API (`keras.Model(inputs, outputs)`)."""
+    inputs = keras.Input((1,))
+    return type(keras.Model(inputs, keras.layers.Identity()(inputs)))
+
+
+def _is_functional(model):
+    return isinstance(model, _functional_type())
+
+
+def _clone_subclassed(model, x):
+    """A fresh instance of a subclassed model from its config, built on `x`."""
+    try:
+        copy = type(model).from_config(model.get_config())
+    except Exception as error:  # noqa: BLE001  (any failure: the model cannot be rebuilt)
+        reason = " ".join(str(error).split())
+        reason = reason if len(reason) <= 200 else reason[:197] + "..."
+        _fail(
+            "model",
+            f"<{type(model).__name__} name={model.name!r}, subclassed>",
+            "must be a Functional or Sequential model, or a subclassed model whose "
+            "`get_config()` and `from_config()` rebuild it, for this check: it "
+            "trains a copy of the model and leaves yours untouched. Implement "
+            "`get_config` (returning the `__init__` arguments) or build the model "
+            f"with the functional API (rebuilding it failed: {reason})",
+        )
+    copy(_take(x, slice(0, 1)), training=False)
+    if len(copy.weights) != len(model.weights):
+        _fail(
+            "model",
+            f"<{type(model).__name__} name={model.name!r}, subclassed>",
+            f"must be rebuilt by `from_config(get_config())` with the same weights "
+            f"({len(copy.weights)} weights in the rebuilt copy, {len(model.weights)} in "
+            "the model)",
+        )
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def clone(model, learning_rate=None, disable_augmentation=True, x=None):
     """A compiled copy of `model` with its weights and a fresh optimizer.
 
-    Random augmentation layers (Keras's `Random*` layers and
-    `keras_tricks.augment`) become identities when `disable_augmentation`.
-    The copy is compiled without XLA: diagnostics favour a quick start.
+    Random augmentation layers (Keras's `Random*` layers, `MixUp`, ... and
+    `keras_tricks.augment`), nested models included, run in inference mode
+    in the copy when `disable_augmentation`: called with `training=False`,
+    so a layer that changes the shape (`RandomResizedCrop`) keeps doing so.
+    A subclassed model is rebuilt with `from_config(get_config())` and built
+    on `x` (its augmentation layers cannot be reached). The copy is compiled
+    without XLA: diagnostics favour a quick start.
     """
+    if is_subclassed(model):
+        copy = _clone_subclassed(model, x)
+    else:
 
-    def clone_layer(layer):
-        if disable_augmentation and _is_augmentation(layer):
-            return keras.layers.Identity(name=layer.name)
-        if isinstance(layer, keras.layers.Lambda):
-            return keras.layers.Lambda(layer.function, name=layer.name)
-        return layer.__class__.from_config(layer.get_config())
+        def clone_layer(layer):
+            fresh = (
+                keras.layers.Lambda(layer.function, name=layer.name)
+                if isinstance(layer, keras.layers.Lambda)
+                else layer.__class__.from_config(layer.get_config())
+            )
+            if disable_augmentation and _is_augmentation(layer):
+                return _InferenceOnly(fresh)
+            return fresh
 
-    copy = keras.models.clone_model(model, clone_function=clone_layer)
-    if not copy.built:
-        copy.build(model.inputs[0].shape if getattr(model, "inputs", None) else None)
-    originals = {layer.name: layer for layer in model.layers}
-    for layer in copy.layers:
-        source = originals.get(layer.name)
-        if source is not None and len(source.weights) == len(layer.weights):
-            layer.set_weights(source.get_weights())
+        copy = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+        if not copy.built:
+            copy.build(model.inputs[0].shape if getattr(model, "inputs", None) else None)
+        _copy_weights(model, copy)
     optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer))
     if learning_rate is not None:
         optimizer.learning_rate = learning_rate
@@ -146,6 +408,20 @@ def clone(model, learning_rate=None, disable_augmentation=True):
         loss = keras.losses.deserialize(keras.losses.serialize(loss))
     copy.compile(optimizer=optimizer, loss=loss, jit_compile=False)
     return copy
+
+
+def _copy_weights(model, copy):
+    """Copy weights layer by layer (augmentation wrappers hold none that train)."""
+    originals = {layer.name: layer for layer in model.layers}
+    for layer in copy.layers:
+        source = originals.get(layer.name)
+        if source is None:
+            continue
+        target = layer.layer if isinstance(layer, _InferenceOnly) else layer
+        if isinstance(target, keras.Model) and isinstance(source, keras.Model):
+            _copy_weights(source, target)
+        elif len(source.weights) == len(target.weights):
+            target.set_weights(source.get_weights())
 
 
 def loss_value(model, x, y, training=False):

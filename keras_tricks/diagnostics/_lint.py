@@ -8,6 +8,19 @@ from keras_tricks.diagnostics import _data
 from keras_tricks.diagnostics._report import Report
 
 _GLOROT = ("GlorotUniform", "GlorotNormal")
+
+#: The severity of each finding: only an error predicts a broken run.
+SEVERITY = {
+    "probabilities_from_logits": "error",
+    "logits_as_probabilities": "error",
+    "separable_params": "warning",
+    "dropout_batchnorm": "warning",
+    "batchnorm_small_batch": "warning",
+    "batchnorm_image_to_image": "warning",
+    "inputs_not_normalized": "warning",
+    "glorot_relu": "info",
+    "dropout_rate": "info",
+}
 _NORMALIZING_INPUT = ("Rescaling", "Normalization")
 
 
@@ -80,27 +93,37 @@ def lint_model(
 ):
     """Static advice on a model's layers, each finding with its numbers.
 
-    Findings (their `code`):
+    Findings (their `code`, with their `severity`; only errors fail the
+    report, and so `diagnose`; warnings and infos are advice):
 
-    - `separable_params`: a SeparableConv or DepthwiseConv layer with more
+    - `probabilities_from_logits` (error): the output layer ends in a softmax
+      or sigmoid but the compiled cross-entropy has `from_logits=True`, so
+      the squashing is applied twice and the gradient nearly vanishes.
+    - `logits_as_probabilities` (error): the output layer is linear (logits)
+      but the compiled cross-entropy expects probabilities
+      (`from_logits=False`), which it clips to [1e-7, 1 - 1e-7].
+      Both are judged only on a single-output model compiled with a Keras
+      loss by name or a `keras.losses.Loss` with a `from_logits` option.
+
+    - `separable_params` (warning): a SeparableConv or DepthwiseConv layer with more
       parameters than the plain convolution it replaces ("depthwise separable
       convolution is not always your saviour": with a 1x1 kernel it costs
       more). Both counts are shown.
-    - `dropout_batchnorm`: Dropout right next to BatchNormalization: dropout
+    - `dropout_batchnorm` (warning): Dropout right next to BatchNormalization: dropout
       shifts the variance BatchNorm has learned between training and
       inference ("dropout clashes with batch norm").
-    - `batchnorm_small_batch`: BatchNormalization with a per-replica batch
+    - `batchnorm_small_batch` (warning): BatchNormalization with a per-replica batch
       (`batch_size / strategy.num_replicas_in_sync`) below
       `min_batch_per_replica`: "batch norm does not work well for small
       mini-batches"; use `keras_tricks.layers.GroupNormalization`.
-    - `batchnorm_image_to_image`: BatchNormalization in a model whose output
+    - `batchnorm_image_to_image` (warning): BatchNormalization in a model whose output
       has the input's spatial shape (image to image): use
       `keras_tricks.layers.InstanceNormalization`.
-    - `glorot_relu`: a Glorot (Xavier) initialized kernel feeding a ReLU:
+    - `glorot_relu` (info): a Glorot (Xavier) initialized kernel feeding a ReLU:
       "Xavier suits tanh and sigmoid, He suits ReLU".
-    - `dropout_rate`: a dropout rate outside `dropout_range` ("dropouts of
+    - `dropout_rate` (info): a dropout rate outside `dropout_range` ("dropouts of
       20 to 50%").
-    - `inputs_not_normalized`: with `data`, inputs whose mean or standard
+    - `inputs_not_normalized` (warning): with `data`, inputs whose mean or standard
       deviation is far from 0 and 1, or that look like raw 0-255 pixels, and
       no Rescaling or Normalization layer at the model's start.
 
@@ -110,15 +133,18 @@ def lint_model(
             Defaults to `None` (no batch-size finding).
         strategy: `tf.distribute.Strategy` or `None`, the strategy training
             runs under. Defaults to `None` (the current strategy).
-        data: array of inputs, `(x, y)` tuple, or `None`: a sample for the
-            normalization finding. Defaults to `None`.
+        data: a sample for the normalization finding: inputs (an array, a
+            list or dict of arrays), a pair `(x, y)`, a `tf.data.Dataset` or
+            a `keras.utils.PyDataset` (its first batch is read), or `None`.
+            Defaults to `None`.
         min_batch_per_replica: int, smallest per-replica batch for
             BatchNormalization. Defaults to `16`.
         dropout_range: pair, accepted dropout rates. Defaults to `(0.2, 0.5)`.
 
     Returns:
-        `Report` passing when there is no finding; `findings` lists them with
-        `code`, `layer`, `message` and numbers.
+        `Report` passing when no finding is an error; `findings` lists them
+        with `code`, `severity`, `layer`, `message` and numbers, and
+        `report.severity` is the worst of them.
 
     Example:
     >>> print(keras_tricks.diagnostics.lint_model(model, batch_size=8))
@@ -130,6 +156,7 @@ def lint_model(
     - [Ulyanov et al., 2017, Instance Normalization](https://arxiv.org/abs/1607.08022)
     - [He et al., 2015, Delving deep into rectifiers](https://arxiv.org/abs/1502.01852)
     """
+    _data.check_model(model)
     if batch_size is not None:
         batch_size = _checks.check_int("batch_size", batch_size, minimum=1)
     min_batch_per_replica = _checks.check_int("min_batch_per_replica", min_batch_per_replica, minimum=1)
@@ -144,7 +171,15 @@ def lint_model(
     findings = []
 
     def add(code, layer, message, **numbers):
-        findings.append({"code": code, "layer": getattr(layer, "name", None), "message": message, **numbers})
+        findings.append(
+            {
+                "code": code,
+                "severity": SEVERITY[code],
+                "layer": getattr(layer, "name", None),
+                "message": message,
+                **numbers,
+            }
+        )
 
     for layer in layers:
         name = type(layer).__name__
@@ -226,8 +261,9 @@ def lint_model(
                 "harms per-image outputs; use keras_tricks.layers.InstanceNormalization "
                 "(and do not transfer-learn from classifiers for such tasks)",
             )
+    _output_loss_rules(model, layers, add)
     if data is not None:
-        x = data[0] if isinstance(data, tuple) and len(data) == 2 else data
+        x, _ = _data.read(data, "data", model=model, labels=False, batch_size=batch_size or 32)
         _data.check_inputs(model, x, "data")
         first_weighted = next((lay for lay in layers if lay.weights and not _is_batchnorm(lay)), None)
         head = layers[: layers.index(first_weighted)] if first_weighted in layers else layers
@@ -254,4 +290,59 @@ def lint_model(
     summary = "no finding" if not findings else f"{len(findings)} finding(s): " + ", ".join(
         sorted({f["code"] for f in findings})
     )
-    return Report("lint", not findings, summary, {"layers": len(layers)}, findings=findings)
+    errors = [f for f in findings if f["severity"] == "error"]
+    return Report("lint", not errors, summary, {"layers": len(layers)}, findings=findings)
+
+
+def _output_activation(model, layers):
+    """The activation of the model's single output layer, or `None` if unclear."""
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) != 1 or not layers or not model.layers:
+        return None
+    top = model.layers[-1]
+    try:
+        if top.output is not outputs[0]:  # the last layer listed is not the output one
+            return None
+    except (AttributeError, ValueError):  # a layer called more than once
+        return None
+    last = layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return "softmax"
+    return _activation_name(last)
+
+
+def _output_loss_rules(model, layers, add):
+    """Error-level findings: the output activation contradicts the loss's `from_logits`."""
+    if not getattr(model, "compiled", False) or getattr(model, "loss", None) is None:
+        return
+    from keras_tricks.diagnostics._probe_checks import _loss_function, _snake
+
+    try:
+        activation = _output_activation(model, layers)
+    except (AttributeError, ValueError):  # a subclassed model has no symbolic outputs
+        return
+    loss = model.loss
+    # Only where `from_logits` is known: a Keras loss by name or a Loss with the option.
+    known = isinstance(loss, str) or (
+        isinstance(loss, keras.losses.Loss) and "from_logits" in loss.get_config()
+    )
+    _, loss_name, from_logits = _loss_function(model)
+    if not known or "crossentropy" not in _snake(loss_name) or activation is None:
+        return
+    last = layers[-1]
+    if from_logits and activation in ("softmax", "sigmoid"):
+        add(
+            "probabilities_from_logits",
+            last,
+            f"{last.name}: the output ends in a {activation} but the loss "
+            f"({loss_name}) has from_logits=True: the {activation} is applied twice and "
+            f"the gradient nearly vanishes; drop the {activation} or use from_logits=False",
+        )
+    elif not from_logits and activation == "linear":
+        add(
+            "logits_as_probabilities",
+            last,
+            f"{last.name}: the output is linear (logits) but the loss ({loss_name}) "
+            "expects probabilities (from_logits=False) and clips them; use "
+            "from_logits=True or end the model with a softmax/sigmoid",
+        )

@@ -19,6 +19,16 @@ DIAGNOSIS_CODES = {
     "underfitting": 6,
     "small_validation": 7,
 }
+#: The severity of each diagnosis (see `keras_tricks.diagnostics.SEVERITIES`).
+SEVERITY = {
+    "nan": "error",
+    "divergence": "error",
+    "flat_start": "warning",
+    "oscillation": "warning",
+    "overfitting": "warning",
+    "underfitting": "warning",
+    "small_validation": "info",
+}
 _STOPPABLE = ("nan", "divergence", "flat_start", "oscillation", "overfitting", "underfitting")
 
 
@@ -28,7 +38,11 @@ class LossCurveMonitor(keras.callbacks.Callback):
 
     The seeds' reading of a loss curve, automated. During `fit` the callback
     recovers each batch's loss from Keras's running mean, and at every epoch
-    end it compares training and validation losses. It reports:
+    end it compares training and validation losses. With
+    `steps_per_execution=k` in `compile`, Keras calls the callback once per
+    execution of `k` batches: each entry of `batch_losses` is then the mean
+    loss of one execution (the batch-level checks below count executions,
+    not batches). It reports:
 
     - `nan`: the loss is NaN or Inf, most often a learning rate too high or a
       numerically unstable op.
@@ -54,7 +68,9 @@ class LossCurveMonitor(keras.callbacks.Callback):
 
     Each diagnosis is raised once per run as a `UserWarning`, and its code
     (see `DIAGNOSIS_CODES`, 0 for none) is written into the batch and epoch
-    `logs` under `log_key`, so `History` records it. Diagnoses named in
+    `logs` under `log_key`, so `History` records it. Each diagnosis has a
+    severity: `nan` and `divergence` are errors, `small_validation` is an
+    info, the others warnings; the report fails on any diagnosis. Diagnoses named in
     `stop_on` set `model.stop_training` (like `TerminateOnNaN`, but saying
     why, in `stopped_reason`). After training, `report()` returns a `Report`
     with every diagnosis and the curves.
@@ -136,7 +152,7 @@ class LossCurveMonitor(keras.callbacks.Callback):
         if not isinstance(log_key, str) or not log_key:
             raise ValueError(f"`log_key` must be a non-empty string. Received: log_key={log_key!r}")
         self.log_key = log_key
-        self.warn = bool(warn)
+        self.warn = _checks.check_bool("warn", warn)
         self._reset()
 
     def _reset(self):
@@ -147,6 +163,7 @@ class LossCurveMonitor(keras.callbacks.Callback):
         self.stopped_reason = None
         self._medians = []
         self._previous_mean = None
+        self._previous_count = 0
         self._epoch = 0
         self._flat_checked = False
         self._last_oscillation_check = 0
@@ -158,16 +175,27 @@ class LossCurveMonitor(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._previous_mean = None
+        self._previous_count = 0
 
     def on_train_batch_end(self, batch, logs=None):
         if logs is None or "loss" not in logs:
             return
         mean = float(logs["loss"])
-        if self._previous_mean is None or batch == 0:
+        # Keras logs the running mean of the epoch's batches, and with
+        # `steps_per_execution` k calls this once per execution with `batch`
+        # the index of its last batch: the mean covers `batch + 1` batches
+        # (fewer in a short last execution, capped by the epoch's steps).
+        count = batch + 1
+        steps = (self.params or {}).get("steps")
+        if steps:
+            count = min(count, int(steps))
+        if self._previous_mean is None or count <= self._previous_count:
             loss = mean
-        else:  # Keras logs the running mean of the epoch: undo it.
-            loss = (batch + 1) * mean - batch * self._previous_mean
+        else:  # undo the running mean: the mean loss of this call's batches
+            new = count - self._previous_count
+            loss = (count * mean - self._previous_count * self._previous_mean) / new
         self._previous_mean = mean
+        self._previous_count = count
         self.batch_losses.append(loss)
         code = 0
         if not math.isfinite(mean):
@@ -214,6 +242,7 @@ class LossCurveMonitor(keras.callbacks.Callback):
         entry = {
             "name": name,
             "code": DIAGNOSIS_CODES[name],
+            "severity": SEVERITY[name],
             "epoch": self._epoch,
             "batch": batch,
             "message": message,

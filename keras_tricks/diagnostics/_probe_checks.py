@@ -50,9 +50,17 @@ def check_initial_loss(model, batch, tolerance=0.25):
     probabilities fed to a loss with `from_logits=True` apply softmax twice.
     Losses other than cross-entropy are skipped.
 
+    A loss far above chance fails with severity `"warning"` (status `WARN`:
+    the run usually trains, after a wasted start; `diagnose` still passes);
+    a logits/probabilities mix-up, a NaN loss or a loss below chance
+    (labels leaking into the inputs) fail with severity `"error"`.
+
     Args:
         model: compiled `keras.Model`, untrained.
-        batch: pair `(x, y)`.
+        batch: a pair `(x, y)` of arrays (`x` a list or dict of arrays for
+            a multi-input model), or a `tf.data.Dataset` or
+            `keras.utils.PyDataset` of `(x, y)` batches, whose first batch
+            is taken.
         tolerance: float >= 0, largest accepted relative distance from
             `-log(1/C)`. Defaults to `0.25`.
 
@@ -67,8 +75,8 @@ def check_initial_loss(model, batch, tolerance=0.25):
     - [Karpathy, 2019, A recipe for training neural networks](https://karpathy.github.io/2019/04/25/recipe/)
     """
     tolerance = _checks.check_positive("tolerance", tolerance, allow_zero=True)
-    x, y = _data.split_xy(batch, "batch")
     _data.require_compiled(model)
+    x, y = _data.read(batch, "batch", model=model)
     _data.check_inputs(model, x, "batch")
     fn, name, from_logits = _loss_function(model)
     name = _snake(name)
@@ -137,42 +145,59 @@ def check_initial_loss(model, batch, tolerance=0.25):
         f"loss at init {measured:.4g} vs -log(1/{num_classes}) = {expected:.4g} "
         f"({100 * relative:+.0f}%)"
     )
-    return Report("initial loss", passed, summary, numbers, advice)
+    # Only a logits/probabilities mix-up, a non-finite loss or a loss below
+    # chance (labels leaking) predict a broken run; a start too high is a warning.
+    broken = mismatch or not math.isfinite(measured) or relative < -tolerance
+    severity = "error" if broken else "warning"
+    return Report("initial loss", passed, summary, numbers, advice, severity=severity)
 
 
 def _influence_by_gradient(model, x, training, seed):
     import tensorflow as tf
 
-    xt = tf.convert_to_tensor(x)
-    n = int(xt.shape[0])
+    inputs = [tf.convert_to_tensor(a) for a in keras.tree.flatten(x)]
+    n = int(inputs[0].shape[0])
     matrix = np.zeros((n, n))
     # A random projection of the outputs: a plain sum can be constant (softmax).
     projection = None
     for i in range(n):
         with tf.GradientTape() as tape:
-            tape.watch(xt)
-            out = model(xt, training=training)
+            tape.watch(inputs)
+            out = model(keras.tree.pack_sequence_as(x, inputs), training=training)
+            out = tf.concat([tf.reshape(o, (n, -1)) for o in keras.tree.flatten(out)], axis=1)
             if projection is None:
                 rng = np.random.default_rng(seed)
                 projection = tf.constant(rng.standard_normal(out.shape[1:]), out.dtype)
             target = tf.reduce_sum(out[i] * projection)
-        grad = tape.gradient(target, xt)
-        grad = np.zeros(xt.shape) if grad is None else grad.numpy()
-        matrix[i] = np.abs(grad.reshape(n, -1)).max(axis=1)
+        for grad in tape.gradient(target, inputs):
+            if grad is not None:
+                grad = np.abs(grad.numpy().reshape(n, -1)).max(axis=1)
+                matrix[i] = np.maximum(matrix[i], grad)
     return matrix
 
 
+def _outputs(model, x, training, n):
+    out = model(x, training=training)
+    return np.concatenate(
+        [ops.convert_to_numpy(o).reshape(n, -1) for o in keras.tree.flatten(out)], axis=1
+    )
+
+
 def _influence_by_perturbation(model, x, training, seed):
-    x = np.asarray(x, dtype="float32")
-    n = x.shape[0]
+    arrays = [np.asarray(a) for a in keras.tree.flatten(x)]
+    n = arrays[0].shape[0]
     rng = np.random.default_rng(seed)
-    scale = max(float(np.std(x)), 1.0)
-    base = ops.convert_to_numpy(model(x, training=training)).reshape(n, -1)
+    base = _outputs(model, x, training, n)
     matrix = np.zeros((n, n))
     for j in range(n):
-        moved = x.copy()
-        moved[j] += scale * rng.standard_normal(x.shape[1:]).astype("float32")
-        out = ops.convert_to_numpy(model(moved, training=training)).reshape(n, -1)
+        moved = []
+        for array in arrays:
+            array = array.copy()
+            if np.issubdtype(array.dtype, np.floating):
+                scale = max(float(np.std(array)), 1.0)
+                array[j] += (scale * rng.standard_normal(array.shape[1:])).astype(array.dtype)
+            moved.append(array)
+        out = _outputs(model, keras.tree.pack_sequence_as(x, moved), training, n)
         matrix[:, j] = np.abs(out - base).max(axis=1)
     return matrix
 
@@ -214,7 +239,11 @@ def check_batch_dependence(
 
     Args:
         model: `keras.Model`, compiled or not.
-        x: inputs (a single array), or a tuple `(x, y)` whose `y` is ignored.
+        x: inputs (an array, a list or a dict of arrays), a tuple `(x, y)`
+            whose `y` is ignored, or a `tf.data.Dataset` or
+            `keras.utils.PyDataset` (of `x` or `(x, y)` batches), whose
+            first `num_samples` samples are read. Only float inputs are
+            probed; a model of integer inputs only is skipped.
         num_samples: int >= 2, samples to probe. Defaults to `4`.
         training: bool, the mode the model runs in. Defaults to `False`.
         method: `"auto"`, `"gradient"` or `"perturbation"`. `"gradient"` uses
@@ -242,15 +271,22 @@ def check_batch_dependence(
     num_samples = _checks.check_int("num_samples", num_samples, minimum=2)
     method = _checks.check_choice("method", method, ("auto", "gradient", "perturbation"))
     tolerance = _checks.check_positive("tolerance", tolerance, allow_zero=True)
-    if isinstance(x, tuple) and len(x) == 2:
-        x = x[0]
-    if isinstance(x, (list, tuple, dict)):
-        _data._fail("x", _data._describe(x), "must be a single array (one model input)")
+    training = _checks.check_bool("training", training)
+    seed = _checks.check_int("seed", seed, minimum=0)
+    _data.check_model(model)
+    x, _ = _data.read(x, "x", num_samples, model=model, labels=False)
     _data.check_inputs(model, x, "x")
     n = _data._num_samples(x)
     if n < 2:
         _data._fail("x", _data._describe(x), "must hold at least 2 samples")
-    x = np.asarray(x)[: min(n, num_samples)]
+    if not any(np.issubdtype(a.dtype, np.floating) for a in _data._flat(x)):
+        return Report(
+            "batch dependence",
+            True,
+            "integer inputs only (token ids?): neither a gradient nor a small "
+            "perturbation can probe them",
+            skipped=True,
+        )
     if method == "auto":
         method = "gradient" if keras.backend.backend() == "tensorflow" else "perturbation"
     if method == "gradient" and keras.backend.backend() != "tensorflow":
@@ -291,7 +327,7 @@ def check_batch_dependence(
             f"; ran in inference mode, so {', '.join(coupling)} used moving "
             "statistics (in training mode BatchNorm couples samples by design)"
         )
-    numbers = {"leak": leak, "num_samples": int(x.shape[0]), "method": method}
+    numbers = {"leak": leak, "num_samples": n, "method": method}
     report = Report("batch dependence", passed, summary, numbers, advice)
     report.matrix = matrix
     return report

@@ -2,6 +2,9 @@
 
 import math
 
+#: Severities of findings, mildest first. Only `"error"` predicts a broken run.
+SEVERITIES = ("info", "warning", "error")
+
 
 def _format_number(value):
     if isinstance(value, bool) or not isinstance(value, float):
@@ -29,9 +32,15 @@ class Report:
         advice: list of str, likely causes and fixes in plain words.
         curves: dict of str to list of float, curves worth plotting.
         findings: list of dict, individual findings (linter, loss monitor),
-            each with at least a `"code"` and a `"message"`.
+            each with at least a `"code"` and a `"message"`, and a
+            `"severity"`: `"info"` (advice), `"warning"` (worth a look) or
+            `"error"` (predicts a broken run).
         skipped: bool, whether the check did not apply to this model.
             A skipped check counts as passed. Defaults to `False`.
+        severity: `"warning"` or `"error"`, how serious a failure is:
+            `"error"` predicts a broken run and fails `diagnose`; a
+            `"warning"` (status `WARN`) is a sign worth fixing that does
+            not. Defaults to `"error"`.
 
     Example:
     >>> report = keras_tricks.diagnostics.overfit_one_batch(model, (x, y))
@@ -48,6 +57,7 @@ class Report:
         curves=None,
         findings=None,
         skipped=False,
+        severity="error",
     ):
         self.check = check
         self.passed = bool(passed)
@@ -57,13 +67,29 @@ class Report:
         self.curves = {k: [float(v) for v in c] for k, c in (curves or {}).items()}
         self.findings = list(findings or [])
         self.skipped = bool(skipped)
+        if severity not in SEVERITIES[1:]:
+            raise ValueError(
+                f"`severity` must be one of 'warning', 'error'. Received: severity={severity!r}"
+            )
+        self._failure_severity = severity
+
+    @property
+    def severity(self):
+        """The worst severity of the report: `"error"` when it failed, else the
+        worst of its findings' severities, `None` when it has none."""
+        if not self.passed and not self.skipped:
+            return self._failure_severity
+        found = [f.get("severity", "warning") for f in self.findings]
+        return max(found, key=SEVERITIES.index) if found else None
 
     @property
     def status(self):
-        """`"PASS"`, `"FAIL"` or `"SKIP"`."""
+        """`"PASS"`, `"WARN"` (failed with severity warning), `"FAIL"` or `"SKIP"`."""
         if self.skipped:
             return "SKIP"
-        return "PASS" if self.passed else "FAIL"
+        if self.passed:
+            return "PASS"
+        return "FAIL" if self.severity == "error" else "WARN"
 
     def __str__(self):
         lines = [f"[{self.status}] {self.check}: {self.summary}"]
@@ -71,7 +97,9 @@ class Report:
             numbers = ", ".join(f"{k}={_format_number(v)}" for k, v in self.numbers.items())
             lines.append(f"    numbers: {numbers}")
         for finding in self.findings:
-            lines.append(f"    - {finding['message']}")
+            severity = finding.get("severity")
+            tag = f"[{severity}] " if severity else ""
+            lines.append(f"    - {tag}{finding['message']}")
         for item in self.advice:
             lines.append(f"    * {item}")
         return "\n".join(lines)
@@ -113,7 +141,9 @@ class Report:
 class DiagnosisReport(Report):
     """The reports of several checks, in the order they ran.
 
-    `passed` is true when every check passed (skipped checks count as passed);
+    `passed` is true when no check failed with severity `"error"` (skipped
+    checks count as passed; a check failing with severity `"warning"`
+    shows as `WARN` and does not fail the whole);
     `reports` lists the individual reports and `report[name]` finds one by its
     check name.
 
@@ -123,18 +153,27 @@ class DiagnosisReport(Report):
 
     def __init__(self, reports):
         reports = list(reports)
-        failed = [r.check for r in reports if not r.passed]
+        failed = [r.check for r in reports if r.severity == "error"]
+        warned = [r.check for r in reports if not r.passed and r.severity == "warning"]
         summary = (
             f"all {len(reports)} checks passed"
             if not failed
             else f"{len(failed)} of {len(reports)} checks failed: {', '.join(failed)}"
         )
+        if warned:
+            summary += f"; warning from {', '.join(warned)}"
         curves = {}
         for r in reports:
             for name, curve in r.curves.items():
                 curves[f"{r.check}: {name}"] = curve
         super().__init__("diagnose", not failed, summary, curves=curves)
         self.reports = reports
+
+    @property
+    def severity(self):
+        """The worst severity of its reports (`None` when none has any)."""
+        found = [r.severity for r in self.reports if r.severity is not None]
+        return max(found, key=SEVERITIES.index) if found else None
 
     def __getitem__(self, check):
         for report in self.reports:

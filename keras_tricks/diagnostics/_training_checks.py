@@ -73,7 +73,8 @@ def overfit_one_batch(
     not overfit, either the model lacks the capacity for the task or the code
     has a bug." The model is cloned (`keras.models.clone_model`, its weights
     copied, a fresh optimizer built from the compiled one's config), random
-    augmentation layers are replaced by identities, and the copy trains on the
+    augmentation layers run as at inference (called with `training=False`,
+    so a `RandomResizedCrop` still crops), and the copy trains on the
     batch for at most `steps` steps. It passes when the loss falls to
     `target_ratio` times its initial value (for cross-entropy, times the
     smaller of the initial value and chance level `log C`, so that a model
@@ -85,14 +86,18 @@ def overfit_one_batch(
 
     Args:
         model: compiled `keras.Model`.
-        batch: pair `(x, y)`, the fixed batch.
+        batch: the fixed batch: a pair `(x, y)` of arrays (`x` a list or
+            dict of arrays for a multi-input model), or a `tf.data.Dataset`
+            or `keras.utils.PyDataset` of `(x, y)` batches, whose first
+            batch is taken (an unbatched dataset gives its first 32
+            samples).
         steps: int, most training steps. Defaults to `300`.
         target_ratio: float in (0, 1), the final loss must reach
             `target_ratio * initial_loss`. Defaults to `0.05`.
         learning_rate: float or `None`, overrides the optimizer's learning
             rate for the copy. Defaults to `None` (the compiled one).
-        disable_augmentation: bool, replace random augmentation layers by
-            identities in the copy. Defaults to `True`.
+        disable_augmentation: bool, run random augmentation layers in
+            inference mode in the copy. Defaults to `True`.
 
     Returns:
         `Report` with numbers `initial_loss`, `final_loss`, `target_loss`,
@@ -109,10 +114,11 @@ def overfit_one_batch(
     target_ratio = _checks.check_range("target_ratio", target_ratio, 0.0, 1.0, low_closed=False)
     if learning_rate is not None:
         learning_rate = _checks.check_positive("learning_rate", learning_rate)
-    x, y = _data.split_xy(batch, "batch")
+    disable_augmentation = _checks.check_bool("disable_augmentation", disable_augmentation)
     _data.require_compiled(model)
+    x, y = _data.read(batch, "batch", model=model)
     _data.check_inputs(model, x, "batch")
-    copy = _data.clone(model, learning_rate, disable_augmentation)
+    copy = _data.clone(model, learning_rate, disable_augmentation, x=x)
     initial = _data.loss_value(copy, x, y, training=False)
     zero_grads = _zero_gradient_variables(copy, x, y)
     chance = _chance_loss(copy, x)
@@ -219,7 +225,12 @@ def input_independent_baseline(
 
     Args:
         model: compiled `keras.Model`.
-        data: pair `(x, y)` with a few hundred samples or more.
+        data: a pair `(x, y)` of arrays (`x` a list or dict of arrays for
+            a multi-input model), used whole, or a `tf.data.Dataset` or
+            `keras.utils.PyDataset` of `(x, y)` batches, read for
+            `ceil(steps * batch_size / (1 - validation_split))` samples (an
+            endless dataset is fine). A few hundred samples or more; fewer
+            than `batch_size` raise a `ValueError`.
         steps: int, training steps for each copy. Defaults to `100`.
         batch_size: int, minibatch size. Defaults to `32`.
         validation_split: float in (0, 1), the held-out fraction.
@@ -244,23 +255,34 @@ def input_independent_baseline(
         "validation_split", validation_split, 0.0, 1.0, low_closed=False
     )
     margin = _checks.check_range("margin", margin, 0.0, 1.0, low_closed=False, high_closed=True)
-    x, y = _data.split_xy(data, "data")
+    seed = _checks.check_int("seed", seed, minimum=0)
     _data.require_compiled(model)
+    # A dataset is read up to one pass of `steps` batches plus the held-out part.
+    needed = math.ceil(steps * batch_size / (1.0 - validation_split))
+    count = needed if _data.is_stream(data) else "all"
+    x, y = _data.read(data, "data", count, model=model, batch_size=batch_size)
     _data.check_inputs(model, x, "data")
     n = _data._num_samples(x)
     n_val = int(round(n * validation_split))
     if n_val < 1 or n - n_val < 1:
         _data._fail("data", f"{n} samples", "must hold enough samples to split off a held-out part")
+    if n < batch_size:
+        _data._fail(
+            "data",
+            f"{n} samples",
+            f"must hold at least one batch (batch_size={batch_size} samples); "
+            "pass a smaller `batch_size` for a small dataset",
+        )
     order = np.random.default_rng(seed).permutation(n)
     x_train, y_train = _data._take(x, order[n_val:]), _data._take(y, order[n_val:])
     x_val, y_val = _data._take(x, order[:n_val]), _data._take(y, order[:n_val])
     zeros = lambda a: np.zeros_like(a)  # noqa: E731
     batch_size = min(batch_size, n - n_val)
     index = list(_data.batches(n - n_val, batch_size, steps, seed))
-    real = _data.clone(model)
+    real = _data.clone(model, x=x)
     real_curve = _data.train_steps(real, x_train, y_train, index)
     real_loss = _data.loss_value(real, x_val, y_val)
-    base = _data.clone(model)
+    base = _data.clone(model, x=x)
     zero_curve = _data.train_steps(base, _data._map(x_train, zeros), y_train, index)
     zero_loss = _data.loss_value(base, _data._map(x_val, zeros), y_val)
     ratio = real_loss / zero_loss if zero_loss > 0 else float("inf")

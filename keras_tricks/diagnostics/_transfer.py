@@ -1,8 +1,11 @@
 """Transfer learning by the seeds' table, with fine-tuning at a tenth of the learning rate."""
 
+import difflib
+
 import keras
 
 from keras_tricks import _checks
+from keras_tricks.diagnostics import _data
 from keras_tricks.diagnostics._lint import _walk
 from keras_tricks.diagnostics._report import Report
 
@@ -19,6 +22,11 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
     rule holds for adaptive optimizers too: scaling the gradients of Adam by
     0.1 would change nothing, since Adam divides by the gradient's own scale;
     scaling its learning rate does. Setting `learning_rate` sets both rates.
+    `iterations` counts the wrapper's steps, whichever group they touched
+    (every layer may be fine-tuned). A name in `fine_tune_layers` that no
+    trainable variable of the model belongs to raises a `ValueError` when
+    the optimizer is built (at the first step of `fit`), naming the
+    unknown name, the closest layer name and the model's layers.
 
     Args:
         optimizer: `keras.optimizers.Optimizer` (or its name), with a float
@@ -83,7 +91,27 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
         parts = variable.path.split("/")[:-1]
         return any(part in self.fine_tune_layers for part in parts)
 
+    def _check_names(self, var_list):
+        """Refuse names that no trainable variable belongs to (a typo would train the body at full rate)."""
+        known = list(dict.fromkeys(part for v in var_list for part in v.path.split("/")[:-1]))
+        unknown = [n for n in self.fine_tune_layers if n not in known]
+        if not unknown:
+            return
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            if close:
+                hints.append(f"{name!r} -> did you mean {close[0]!r}?")
+        raise ValueError(
+            "`fine_tune_layers` must name layers of the model that have trainable "
+            f"weights; unknown: {unknown}"
+            + (f" ({'; '.join(hints)})" if hints else "")
+            + f". Layers with trainable weights: {known}. "
+            f"Received: fine_tune_layers={self.fine_tune_layers!r}"
+        )
+
     def build(self, var_list):
+        self._check_names(var_list)
         mask = tuple(self._in_body(v) for v in var_list)
         self._body_mask = mask
         head = [v for v, m in zip(var_list, mask, strict=True) if not m]
@@ -118,6 +146,8 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
         ):
             if any(g is not None for g in group_grads):
                 optimizer.apply(group_grads, group_vars)
+        # Count every step, whichever group it touched (all layers may be fine-tuned).
+        self._iterations.assign_add(1)
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         own = len(self._variables)
@@ -139,7 +169,11 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
             for i, value in zip(index, values, strict=True):
                 new_values[i] = value
             state[:] = new_state
-        return new_values, list(optimizer_variables[:own]) + head_state + body_state
+        own_state = list(optimizer_variables[:own])
+        for i, variable in enumerate(self._variables):
+            if variable is self._iterations:
+                own_state[i] = own_state[i] + 1
+        return new_values, own_state + head_state + body_state
 
     @property
     def learning_rate(self):
@@ -153,10 +187,6 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
             return
         self.head_optimizer.learning_rate = learning_rate
         self.body_optimizer.learning_rate = float(learning_rate) * self.multiplier
-
-    @property
-    def iterations(self):
-        return self.head_optimizer.iterations
 
     def finalize_variable_values(self, var_list):
         head, body = self._split(var_list, var_list)
@@ -246,11 +276,16 @@ def plan_transfer_learning(
     - [Yosinski et al., 2014, How transferable are features](https://arxiv.org/abs/1411.1792)
     - [CS231n, Transfer learning](https://cs231n.github.io/transfer-learning/)
     """
+    _data.check_model(model)
     data_size = _checks.check_choice("data_size", data_size, ("little", "much"))
     similarity = _checks.check_choice("similarity", similarity, ("similar", "different"))
     few_layers = _checks.check_int("few_layers", few_layers, minimum=1)
     many_fraction = _checks.check_range(
         "many_fraction", many_fraction, 0.0, 1.0, low_closed=False, high_closed=True
+    )
+    # Checked before any layer's `trainable` is set.
+    multiplier = _checks.check_range(
+        "multiplier", multiplier, 0.0, 1.0, low_closed=False, high_closed=True
     )
     weighted = [layer for layer in _walk(model) if layer.weights]
     names = [layer.name for layer in weighted]

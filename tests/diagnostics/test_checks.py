@@ -71,6 +71,16 @@ def test_initial_loss_catches_probabilities_into_logit_loss(batch):
     assert any("softmax is applied twice" in a for a in report.advice)
 
 
+def test_initial_loss_far_above_chance_is_a_warning(batch):
+    model = mlp(output_initializer=keras.initializers.RandomNormal(stddev=5.0))
+    report = diagnostics.check_initial_loss(model, batch)
+    assert not report.passed and report.numbers["relative_error"] > 0.25
+    assert report.severity == "warning" and report.status == "WARN"
+    assert "[WARN] initial loss" in str(report)
+    mismatch = diagnostics.check_initial_loss(mlp(output_activation=None), batch)
+    assert mismatch.severity == "error" and mismatch.status == "FAIL"
+
+
 def test_initial_loss_skips_other_losses(batch):
     report = diagnostics.check_initial_loss(mlp(loss="mse"), batch)
     assert report.passed and report.skipped
@@ -166,5 +176,6 @@ def test_bad_arguments(batch):
         diagnostics.check_batch_dependence(model, batch[0], method="jacobian")
     with pytest.raises(ValueError, match=r"`num_samples` must be an integer >= 2"):
         diagnostics.check_batch_dependence(model, batch[0], num_samples=1)
-    with pytest.raises(ValueError, match=r"`x` must be a single array"):
+    # A list is a multi-input x: two arrays for a one-input model do not fit it.
+    with pytest.raises(ValueError, match=r"`x` must match the model's 1 input\(s\)"):
         diagnostics.check_batch_dependence(model, [batch[0], batch[0]])

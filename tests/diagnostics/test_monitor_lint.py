@@ -150,6 +150,7 @@ def test_lint_separable_1x1_shows_both_counts():
     report = diagnostics.lint_model(keras.Model(inputs, outputs))
     (finding,) = report.findings
     assert finding["code"] == "separable_params"
+    assert finding["severity"] == "warning" and report.passed  # advice, not failure
     # Separable: 1*1*128 depthwise + 128*256 pointwise + 256 bias; plain: 128*256 + 256.
     assert finding["params"] == 128 + 128 * 256 + 256
     assert finding["plain_conv_params"] == 128 * 256 + 256
