@@ -116,12 +116,10 @@ def _keep_count(n, sparsity):
 
 def check_sparsity(name, value):
     """`value` as a float in `[0, 1)`; NumPy and 0-d tensor scalars are accepted."""
-    if (
-        not isinstance(value, (bool, str, bytes, numbers.Real))
-        and hasattr(value, "__float__")
-        and not getattr(value, "shape", ())
-    ):
-        value = float(value)
+    if not isinstance(value, (bool, str, bytes, numbers.Real)) and hasattr(value, "shape"):
+        array = keras.ops.convert_to_numpy(value)
+        if array.ndim == 0 and array.dtype.kind in "fiu":
+            value = float(array)
     return _checks.check_range(name, value, 0.0, 1.0)
 
 
