@@ -6,12 +6,13 @@ import numpy as np
 from keras_tricks.pruning._wrapper import PruneLowMagnitude
 
 
-def _walk(model):
+def _walk(model, prefix=""):
+    """`(path, layer)` for the leaf layers, through nested models."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _walk(layer)
+            yield from _walk(layer, f"{prefix}{layer.name}/")
         else:
-            yield layer
+            yield prefix + layer.name, layer
 
 
 def sparsity_report(model, print_fn=None):
@@ -19,7 +20,8 @@ def sparsity_report(model, print_fn=None):
 
     Counts every weight of rank >= 2 (kernels, embeddings; biases and
     normalization parameters are left out), whether the model is pruned,
-    stripped or dense, and prints a table when `print_fn` is given.
+    stripped or dense, and prints a table when `print_fn` is given. Layers of
+    nested models are listed by path (`"encoder/dense"`).
 
     Args:
         model: a Keras model.
@@ -37,7 +39,7 @@ def sparsity_report(model, print_fn=None):
     if not isinstance(model, keras.Model):
         raise ValueError(f"`model` must be a Keras model. Received: model={model!r}")
     rows = []
-    for layer in _walk(model):
+    for path, layer in _walk(model):
         pruned = isinstance(layer, PruneLowMagnitude)
         inner = layer.layer if pruned else layer
         for variable in inner.weights:
@@ -47,7 +49,7 @@ def sparsity_report(model, print_fn=None):
             zeros = int(values.size - np.count_nonzero(values))
             rows.append(
                 {
-                    "layer": layer.name,
+                    "layer": path,
                     "weight": variable.name,
                     "shape": tuple(int(d) for d in variable.shape),
                     "size": int(values.size),

@@ -11,6 +11,15 @@ def _is_python_int(step):
     return isinstance(step, numbers.Integral) and not isinstance(step, bool)
 
 
+def _check_step(step):
+    """Refuse a bool, a string or a non-finite Python float as a step."""
+    if isinstance(step, (bool, str, bytes)) or (
+        isinstance(step, numbers.Real) and not _is_python_int(step)
+    ):
+        _checks.check_number("step", step)
+    return step
+
+
 @keras.saving.register_keras_serializable(package="keras_tricks")
 class PruningSchedule:
     """Base class of the pruning schedules.
@@ -55,6 +64,7 @@ class PruningSchedule:
 
     def should_prune(self, step):
         """Whether the masks are updated at `step` (graph and XLA safe)."""
+        step = _check_step(step)
         if _is_python_int(step):
             after_begin = step >= self.begin_step
             before_end = self.end_step == -1 or step <= self.end_step
@@ -75,6 +85,23 @@ class PruningSchedule:
     def sparsity(self, step):
         """The target fraction of zeros at `step`."""
         raise NotImplementedError
+
+    def _latest_pruning_step(self, after, upto):
+        """The last step `s` with `after < s <= upto` that prunes, or `None`.
+
+        Python ints only; the `Pruning` callback asks this for the steps that
+        one execution of `steps_per_execution` steps covered.
+        """
+        if type(self).should_prune is not PruningSchedule.should_prune:
+            for step in range(upto, max(after, -1), -1):
+                if self.should_prune(step):
+                    return step
+            return None
+        last = upto if self.end_step == -1 else min(upto, self.end_step)
+        if last < self.begin_step:
+            return None
+        step = self.begin_step + (last - self.begin_step) // self.frequency * self.frequency
+        return step if step > after else None
 
     def __call__(self, step):
         return self.should_prune(step), self.sparsity(step)
@@ -126,6 +153,7 @@ class ConstantSparsity(PruningSchedule):
         self.target_sparsity = target_sparsity
 
     def sparsity(self, step):
+        step = _check_step(step)
         if _is_python_int(step):
             return float(self.target_sparsity)
         return keras.ops.convert_to_tensor(self.target_sparsity, "float32")
@@ -185,6 +213,7 @@ class PolynomialDecay(PruningSchedule):
         self.power = power
 
     def sparsity(self, step):
+        step = _check_step(step)
         span = max(self.end_step - self.begin_step, 1)
         initial, final = float(self.initial_sparsity), float(self.final_sparsity)
         if _is_python_int(step):

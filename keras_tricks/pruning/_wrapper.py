@@ -1,10 +1,14 @@
 """The pruning wrapper, and the functions that add and remove it."""
 
+import numbers
+import warnings
+
 import keras
 import numpy as np
 
 from keras_tricks import _checks
 from keras_tricks.pruning._schedules import ConstantSparsity, PruningSchedule
+from keras_tricks.pruning._select import compile_function, keep_largest
 
 GRANULARITIES = ("weight", "unit")
 UNIT_NORMS = ("l1", "l2")
@@ -110,32 +114,53 @@ def _keep_count(n, sparsity):
     return max(_round_half_even(n * (1.0 - sparsity)), 1)
 
 
-def _top_k_mask(scores, keep):
-    """A 0/1 mask (shape of `scores`) with ones at the `keep` largest scores."""
-    flat = keras.ops.reshape(scores, (-1,))
-    _, indices = keras.ops.top_k(flat, keep, sorted=False)
-    ones = keras.ops.ones((keep,), dtype=flat.dtype)
-    mask = keras.ops.scatter(
-        keras.ops.expand_dims(indices, -1), ones, keras.ops.shape(flat)
-    )
-    return keras.ops.reshape(mask, keras.ops.shape(scores))
+def check_sparsity(name, value):
+    """`value` as a float in `[0, 1)`; NumPy and 0-d tensor scalars are accepted."""
+    if not isinstance(value, (bool, str, bytes, numbers.Real)) and hasattr(value, "shape"):
+        array = keras.ops.convert_to_numpy(value)
+        if array.ndim == 0 and array.dtype.kind in "fiu":
+            value = float(array)
+    return _checks.check_range(name, value, 0.0, 1.0)
 
 
-def _block_mask(magnitude, sparsity, block_size):
+def _block_grid(shape, block_size):
+    rows = int(np.prod(shape[:-1]))
+    bh, bw = block_size
+    return -(-rows // bh), -(-int(shape[-1]) // bw)
+
+
+def _block_mask(magnitude, keep, block_size):
     """Ranks `block_size` blocks of the weight seen as a matrix (rows, last axis)."""
     shape = tuple(magnitude.shape)
     columns = shape[-1]
     matrix = keras.ops.reshape(magnitude, (-1, columns))
     rows = matrix.shape[0]
     bh, bw = block_size
-    pad_rows, pad_cols = (-rows) % bh, (-columns) % bw
+    grid_rows, grid_cols = _block_grid(shape, block_size)
+    pad_rows, pad_cols = grid_rows * bh - rows, grid_cols * bw - columns
     matrix = keras.ops.pad(matrix, ((0, pad_rows), (0, pad_cols)))
-    grid_rows, grid_cols = (rows + pad_rows) // bh, (columns + pad_cols) // bw
     blocks = keras.ops.reshape(matrix, (grid_rows, bh, grid_cols, bw))
     scores = keras.ops.mean(blocks, axis=(1, 3))
-    block = _top_k_mask(scores, _keep_count(grid_rows * grid_cols, sparsity))
+    block = keras.ops.cast(keep_largest(scores, keep), "int32")
     full = keras.ops.repeat(keras.ops.repeat(block, bh, axis=0), bw, axis=1)
     return keras.ops.reshape(full[:rows, :columns], shape)
+
+
+class _Compiled:
+    """Holds a compiled function out of sight of the layer's tracking."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
+
+
+_UNDRIVEN_WARNING = (
+    "A model with PruneLowMagnitude layers is training without the "
+    "`keras_tricks.callbacks.Pruning` callback, so its masks are never updated "
+    "and it does not get pruned. Pass `callbacks=[keras_tricks.callbacks.Pruning()]` "
+    "to `fit()` (in a custom training loop, call `update_masks` yourself)."
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -263,6 +288,12 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self._masks = []
         self._bias = None
         self._bias_mask = None
+        # Set by the `Pruning` callback while it drives a `fit()`, and by a
+        # direct `update_masks` call; without either, training warns once.
+        self._driven = False
+        self._driven_by_hand = False
+        self._warned = False
+        self._compiled = None
 
     def build(self, input_shape=None):
         if not self.layer.built:
@@ -318,10 +349,16 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             config["layer"] = self.layer.get_build_config()
         return config
 
-    def call(self, inputs, *args, **kwargs):
+    def call(self, inputs, *args, training=None, **kwargs):
         # `training` and masks reach the wrapped layer through Keras's call
-        # context and the inputs' mask; naming them here would record them in
-        # the functional graph, which `strip_pruning` replays on the bare layer.
+        # context and the inputs' mask; passing them on here would record them
+        # in the functional graph, which `strip_pruning` replays on the bare
+        # layer. `training` is named only to notice training without the
+        # `Pruning` callback: in `fit()` this runs once, when the train step
+        # is traced, after the callbacks' `on_train_begin`.
+        if training is True and not (self._driven or self._driven_by_hand or self._warned):
+            self._warned = True
+            warnings.warn(_UNDRIVEN_WARNING, UserWarning, stacklevel=2)
         return self.layer(inputs, *args, **kwargs)
 
     def compute_mask(self, inputs, mask=None):
@@ -330,42 +367,88 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     def update_masks(self, sparsity):
         """Recompute every mask at `sparsity` from the current weights.
 
-        Zeroes the masked weights at once. Runs eagerly (the `Pruning`
-        callback calls it between steps); under a distribution strategy it
-        runs in cross-replica context, so every replica gets the same masks.
+        Zeroes the masked weights at once. Runs as one compiled function
+        between steps (the `Pruning` callback calls it); under a distribution
+        strategy it runs in cross-replica context, so every replica gets the
+        same masks. Calling it yourself (a custom training loop) also silences
+        the warning about training without the `Pruning` callback.
 
         Args:
-            sparsity: float in `[0, 1)`.
+            sparsity: float in `[0, 1)`, the fraction of each pruned weight
+                (of its blocks or units, for those granularities) set to zero.
 
         Returns:
             A list of `(zeros, size)` pairs, one per prunable weight.
         """
-        sparsity = float(sparsity)
-        counts = []
+        sparsity = check_sparsity("sparsity", sparsity)
+        if not self.built:
+            raise ValueError(
+                "`update_masks` needs a built layer: call it on inputs first. "
+                f"Received: layer={self.name!r}"
+            )
+        self._driven_by_hand = True
+        keeps = self._keep_counts(sparsity)
+        if self._compiled is None:
+            self._compiled = _Compiled(compile_function(self._assign_masks))
+        self._compiled.function(np.asarray(keeps, "int32"))
+        return self._zero_counts(keeps)
+
+    def _units(self, variable):
+        return int(variable.shape[_UNIT_AXIS[self._kind] % len(variable.shape)])
+
+    def _keep_counts(self, sparsity):
+        """How many entries (blocks, units) of each pruned weight stay, as ints."""
         if self.granularity == "unit":
-            new_masks, unit_mask = self._unit_masks(sparsity)
+            sizes = [self._units(v) for v in self._pruned]
+        elif self.block_size is not None:
+            sizes = [
+                int(np.prod(_block_grid(tuple(v.shape), self.block_size)))
+                for v in self._pruned
+            ]
         else:
-            new_masks = [self._weight_mask(v, sparsity) for v in self._pruned]
+            sizes = [int(np.prod(v.shape)) for v in self._pruned]
+        return [_keep_count(n, sparsity) for n in sizes]
+
+    def _zero_counts(self, keeps):
+        """`(zeros, size)` per pruned weight after `_assign_masks(keeps)`."""
+        counts = []
+        for variable, mask, keep in zip(self._pruned, self._masks, keeps, strict=True):
+            size = int(np.prod(variable.shape))
+            if self.granularity == "unit":
+                units = self._units(variable)
+                zeros = (units - keep) * (size // units)
+            elif self.block_size is not None:  # edge blocks are partial: count
+                zeros = size - int(np.count_nonzero(keras.ops.convert_to_numpy(mask)))
+            else:
+                zeros = size - keep
+            counts.append((zeros, size))
+        return counts
+
+    def _assign_masks(self, keeps):
+        """Keep `keeps[i]` entries of pruned weight i; graph safe, no host reads."""
+        if self.granularity == "unit":
+            new_masks, unit_mask = self._unit_masks(keeps)
+        else:
+            new_masks = [
+                self._weight_mask(v, keeps[i]) for i, v in enumerate(self._pruned)
+            ]
         for variable, mask, new in zip(self._pruned, self._masks, new_masks, strict=True):
             mask.assign(keras.ops.cast(new, mask.dtype))
             variable.assign(variable * keras.ops.cast(new, variable.dtype))
-            size = int(np.prod(variable.shape))
-            counts.append((size - int(keras.ops.sum(new)), size))
         if self._bias_mask is not None:
             self._bias_mask.assign(keras.ops.cast(unit_mask, self._bias_mask.dtype))
             self._bias.assign(self._bias * keras.ops.cast(unit_mask, self._bias.dtype))
-        return counts
 
-    def _weight_mask(self, variable, sparsity):
+    def _weight_mask(self, variable, keep):
         magnitude = keras.ops.abs(keras.ops.convert_to_tensor(variable))
         if self.block_size is not None:
-            return _block_mask(magnitude, sparsity, self.block_size)
-        return _top_k_mask(magnitude, _keep_count(int(np.prod(variable.shape)), sparsity))
+            return _block_mask(magnitude, keep, self.block_size)
+        return keep_largest(magnitude, keep)
 
-    def _unit_masks(self, sparsity):
+    def _unit_masks(self, keeps):
         masks = []
         unit_mask = None
-        for variable in self._pruned:
+        for i, variable in enumerate(self._pruned):
             kernel = keras.ops.convert_to_tensor(variable)
             axis = _UNIT_AXIS[self._kind] % len(kernel.shape)
             moved = keras.ops.moveaxis(kernel, axis, -1)
@@ -380,7 +463,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                 if self._bias is not None:
                     scores = scores + keras.ops.square(self._bias)
                 scores = keras.ops.sqrt(scores)
-            unit_mask = _top_k_mask(scores, _keep_count(units, sparsity))
+            unit_mask = keras.ops.cast(keep_largest(scores, keeps[i]), "int32")
             shape = [1] * len(kernel.shape)
             shape[axis] = units
             masks.append(
@@ -464,8 +547,11 @@ def prune_low_magnitude(
     For a model, returns a new model of the same structure (the original is
     untouched) in which every prunable layer, or only those named in
     `layers`, is wrapped in `PruneLowMagnitude`, with the original weights.
-    Layers with nothing to prune are copied as they are. Compile the new model
-    and train it with the `keras_tricks.callbacks.Pruning` callback.
+    Nested Sequential and Functional models (a model used as a layer) are
+    rebuilt the same way, recursively, as TensorFlow Model Optimization does;
+    a nested subclassed model that holds prunable layers is refused. Layers
+    with nothing to prune are copied as they are. Compile the new model and
+    train it with the `keras_tricks.callbacks.Pruning` callback.
 
     Args:
         to_prune: a `keras.layers.Layer`, or a built Sequential or Functional
@@ -475,8 +561,11 @@ def prune_low_magnitude(
         granularity: `"weight"` or `"unit"`. Defaults to `"weight"`.
         unit_norm: `"l1"` or `"l2"`. Defaults to `"l1"`.
         block_size: `None` or a pair of ints (block sparsity). Defaults to `None`.
-        layers: `None` (every prunable layer) or a list of layer names or layer
-            objects of the model to prune. Defaults to `None`.
+        layers: `None` (every prunable layer) or a list of the layers to
+            prune, at any depth: layer objects, names, or paths through
+            nested models (`"encoder/dense"`, needed when two nested models
+            hold layers of the same name). Naming a nested model prunes every
+            prunable layer in it. Defaults to `None`.
 
     Returns:
         A `PruneLowMagnitude` layer, or a new model.
@@ -509,46 +598,21 @@ def prune_low_magnitude(
             f"Received: to_prune={to_prune!r}"
         )
     model = to_prune
-    if layers is None:
-        selected = {
-            id(layer)
-            for layer in model.layers
-            if _layer_kind(layer) is not None
-            and not isinstance(layer, (PruneLowMagnitude, keras.Model))
-            and layer.weights
-        }
-    else:
-        if isinstance(layers, (str, keras.layers.Layer)) or not hasattr(
-            layers, "__iter__"
-        ):
-            raise ValueError(
-                f"`layers` must be a list of layer names or layers. Received: "
-                f"layers={layers!r}"
-            )
-        by_name = {layer.name: layer for layer in model.layers}
-        selected = set()
-        for item in layers:
-            name = item.name if isinstance(item, keras.layers.Layer) else item
-            if name not in by_name:
-                raise ValueError(
-                    f"`layers` names a layer that is not in the model "
-                    f"{model.name!r}: {name!r}. Received: layers={layers!r}"
-                )
-            if _layer_kind(by_name[name]) is None:
-                raise ValueError(
-                    f"`layers` names {name!r} ({type(by_name[name]).__name__}), "
-                    "which has no prunable weights. Received: "
-                    f"layers={layers!r}"
-                )
-            selected.add(id(by_name[name]))
-    if granularity == "unit":
-        for layer in model.layers:
-            if id(layer) in selected and _layer_kind(layer) not in _UNIT_AXIS:
-                if layers is None:
-                    selected.discard(id(layer))
+    selected = _select_layers(model, layers, granularity)
     pairs = []
 
     def clone(layer):
+        if isinstance(layer, keras.Model) and _is_plain_model(layer):
+            return _clone_nested(layer, clone)
+        if isinstance(layer, keras.Model) and _holds(layer, selected):
+            raise ValueError(
+                f"`to_prune` holds a subclassed model {layer.name!r} "
+                f"({type(layer).__name__}) with prunable layers, which cannot be "
+                "rebuilt: wrap its layers with "
+                "`keras_tricks.pruning.PruneLowMagnitude(layer, ...)` in its "
+                "`__init__`, or leave it out with `layers=`. "
+                f"Received: to_prune={model.name!r}"
+            )
         copy = _copy_layer(layer)
         pairs.append((layer, copy))
         if id(layer) in selected:
@@ -558,6 +622,97 @@ def prune_low_magnitude(
     new_model = keras.models.clone_model(model, clone_function=clone)
     _copy_weights(pairs)
     return new_model
+
+
+def _walk(model, prefix=""):
+    """`(path, layer)` for every layer of `model`, into nested models."""
+    for layer in model.layers:
+        path = prefix + layer.name
+        yield path, layer
+        if isinstance(layer, keras.Model):
+            yield from _walk(layer, path + "/")
+
+
+def _holds(model, selected):
+    return any(id(layer) in selected for _, layer in _walk(model))
+
+
+def _clone_nested(model, clone_function):
+    """`clone_model` of a nested Sequential/Functional model, name and trainable kept."""
+    copy = keras.models.clone_model(model, clone_function=clone_function)
+    if copy.name != model.name:
+        copy.name = model.name
+    copy.trainable = model.trainable
+    return copy
+
+
+def _prunable_leaf(layer, granularity):
+    return (
+        _layer_kind(layer) is not None
+        and not isinstance(layer, (PruneLowMagnitude, keras.Model))
+        and bool(layer.weights)
+        and (granularity != "unit" or _layer_kind(layer) in _UNIT_AXIS)
+    )
+
+
+def _select_layers(model, layers, granularity):
+    """The ids of the layers (at any depth) that `prune_low_magnitude` wraps."""
+    walked = list(_walk(model))
+    if layers is None:
+        return {id(layer) for _, layer in walked if _prunable_leaf(layer, granularity)}
+    if isinstance(layers, (str, keras.layers.Layer)) or not hasattr(layers, "__iter__"):
+        raise ValueError(
+            f"`layers` must be a list of layer names or layers. Received: "
+            f"layers={layers!r}"
+        )
+    layers = list(layers)
+    selected = set()
+    for item in layers:
+        if isinstance(item, keras.layers.Layer):
+            matches = [(p, la) for p, la in walked if la is item]
+            name = item.name
+        elif isinstance(item, str):
+            key = "path" if "/" in item else "name"
+            matches = [
+                (p, la) for p, la in walked if (p if key == "path" else la.name) == item
+            ]
+            name = item
+        else:
+            raise ValueError(
+                f"`layers` must hold layer names or layers; {item!r} is neither. "
+                f"Received: layers={layers!r}"
+            )
+        if not matches:
+            raise ValueError(
+                f"`layers` names a layer that is not in the model "
+                f"{model.name!r} (nested models included): {name!r}. "
+                f"Received: layers={layers!r}"
+            )
+        if len(matches) > 1:
+            paths = [p for p, _ in matches]
+            raise ValueError(
+                f"`layers` names {name!r}, which several nested models hold "
+                f"({paths}): give its path instead, or the layer itself. "
+                f"Received: layers={layers!r}"
+            )
+        path, layer = matches[0]
+        if isinstance(layer, keras.Model):
+            inner = [la for _, la in _walk(layer) if _prunable_leaf(la, granularity)]
+            if not inner:
+                raise ValueError(
+                    f"`layers` names the nested model {path!r}, which holds no "
+                    f"prunable layers. Received: layers={layers!r}"
+                )
+            selected.update(id(la) for la in inner)
+            continue
+        if _layer_kind(layer) is None:
+            raise ValueError(
+                f"`layers` names {path!r} ({type(layer).__name__}), "
+                "which has no prunable weights. Received: "
+                f"layers={layers!r}"
+            )
+        selected.add(id(layer))
+    return selected
 
 
 def strip_pruning(model):
@@ -588,6 +743,8 @@ def strip_pruning(model):
     def clone(layer):
         if isinstance(layer, PruneLowMagnitude):
             return _unwrap(layer)
+        if isinstance(layer, keras.Model) and _is_plain_model(layer):
+            return _clone_nested(layer, clone)
         copy = _copy_layer(layer)
         pending.append((layer, copy))
         return copy
@@ -617,12 +774,21 @@ def _unwrap(wrapper):
     return copy
 
 
-def pruning_wrappers(model):
-    """Every `PruneLowMagnitude` layer of `model`, nested models included."""
+def wrapper_paths(model, prefix=""):
+    """`(path, wrapper)` for every `PruneLowMagnitude` layer of `model`.
+
+    The path is the layer name, preceded by the names of the nested models
+    that hold it (`"encoder/prune_low_magnitude_dense"`).
+    """
     found = []
     for layer in getattr(model, "layers", []):
         if isinstance(layer, PruneLowMagnitude):
-            found.append(layer)
+            found.append((prefix + layer.name, layer))
         elif isinstance(layer, keras.Model):
-            found.extend(pruning_wrappers(layer))
+            found.extend(wrapper_paths(layer, f"{prefix}{layer.name}/"))
     return found
+
+
+def pruning_wrappers(model):
+    """Every `PruneLowMagnitude` layer of `model`, nested models included."""
+    return [wrapper for _, wrapper in wrapper_paths(model)]

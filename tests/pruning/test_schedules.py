@@ -111,3 +111,29 @@ def test_base_schedule_is_abstract():
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+_ARGUMENTS = {
+    "target_sparsity": lambda v: ConstantSparsity(v),
+    "initial_sparsity": lambda v: PolynomialDecay(v, 0.5, 0, 10),
+    "final_sparsity": lambda v: PolynomialDecay(0.0, v, 0, 10),
+    "power": lambda v: PolynomialDecay(0.0, 0.5, 0, 10, power=v),
+    "begin_step": lambda v: ConstantSparsity(0.5, begin_step=v),
+    "end_step": lambda v: PolynomialDecay(0.0, 0.5, 0, v),
+    "frequency": lambda v: ConstantSparsity(0.5, frequency=v),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ARGUMENTS))
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), True, "1"])
+def test_every_argument_refuses_nan_infinity_bool_and_string(name, value):
+    with pytest.raises(ValueError, match=rf"`{name}`.*Received: {name}={value!r}"):
+        _ARGUMENTS[name](value)
+
+
+@pytest.mark.parametrize("step", [float("nan"), float("inf"), True, "3"])
+def test_schedules_refuse_a_bad_step(step):
+    for schedule in (ConstantSparsity(0.5), PolynomialDecay(0.0, 0.5, 0, 10)):
+        with pytest.raises(ValueError, match=rf"`step`.*Received: step={step!r}"):
+            schedule(step)
+    assert float(PolynomialDecay(0.0, 0.5, 0, 10).sparsity(5.0)) == pytest.approx(0.4375)

@@ -415,3 +415,51 @@ def test_unit_sparsity_follows_the_schedule_during_fit():
             dead = np.all(mask.reshape(-1, units) == 0, axis=0)
             assert dead.sum() == expected_zeros(units, sparsity), step
             assert np.all(value[..., dead] == 0.0)
+
+
+@pytest.mark.parametrize(
+    "sparsity, match",
+    [
+        (-0.5, r"`sparsity` must be in \[0.0, 1.0\)\. Received: sparsity=-0.5"),
+        (float("nan"), r"`sparsity` must not be NaN\. Received: sparsity=nan"),
+        (1.0, r"`sparsity` must be in \[0.0, 1.0\)\. Received: sparsity=1.0"),
+        (float("inf"), r"Received: sparsity=inf"),
+        (float("-inf"), r"Received: sparsity=-inf"),
+        (True, r"real number\. Received: sparsity=True"),
+        ("0.5", r"real number\. Received: sparsity='0.5'"),
+        (np.float32("nan"), r"must not be NaN"),
+    ],
+)
+def test_update_masks_refuses_bad_sparsity(sparsity, match):
+    wrapper = PruneLowMagnitude(keras.layers.Dense(3))
+    wrapper(np.ones((2, 4), "float32"))
+    with pytest.raises(ValueError, match=match):
+        wrapper.update_masks(sparsity)
+
+
+def test_update_masks_accepts_numpy_and_tensor_scalars_and_needs_a_built_layer():
+    wrapper = PruneLowMagnitude(keras.layers.Dense(3))
+    with pytest.raises(ValueError, match=r"built layer.*Received: layer="):
+        wrapper.update_masks(0.5)
+    wrapper(np.ones((2, 4), "float32"))
+    assert wrapper.update_masks(np.float64(0.5)) == [(6, 12)]
+    assert wrapper.update_masks(keras.ops.convert_to_tensor(0.75)) == [(9, 12)]
+    assert wrapper.update_masks(0.0) == [(0, 12)]  # counts masked entries
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"granularity": float("nan")}, r"Received: granularity=nan"),
+        ({"unit_norm": True}, r"Received: unit_norm=True"),
+        ({"block_size": (float("inf"), 2)}, r"Received: block_size=\(inf, 2\)"),
+        ({"block_size": (True, 2)}, r"Received: block_size=\(True, 2\)"),
+        ({"block_size": "12"}, r"Received: block_size='12'"),
+    ],
+)
+def test_wrapper_refuses_non_finite_bool_and_string_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PruneLowMagnitude(keras.layers.Dense(3), **kwargs)
+    model = _seq((4,), keras.layers.Dense(3))
+    with pytest.raises(ValueError, match=match):
+        prune_low_magnitude(model, **kwargs)
