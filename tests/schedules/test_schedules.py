@@ -227,7 +227,7 @@ def test_linear_scaling_reads_the_strategy(strategy):
         (lambda: CyclicalLearningRate(step_size=0), "step_size.*>= 1. Received: step_size=0"),
         (lambda: CyclicalLearningRate(step_size=-3), "Received: step_size=-3"),
         (lambda: CyclicalLearningRate(step_size=2.5), "step_size.*integer. Received: step_size=2.5"),
-        (lambda: CyclicalLearningRate(gamma=0.0), "gamma.*> 0. Received: gamma=0.0"),
+        (lambda: CyclicalLearningRate(gamma=0.0), r"gamma.*\(0.0, 1.0\]. Received: gamma=0.0"),
         (lambda: CyclicalLearningRate(gamma=-1.0), "Received: gamma=-1.0"),
         (lambda: CyclicalLearningRate(mode="cosine"), "mode.*Received: mode='cosine'"),
         (lambda: Warmup(0.1, warmup_steps=-1), "warmup_steps.*>= 0. Received: warmup_steps=-1"),
