@@ -16,7 +16,7 @@ from tests.helpers.callbacks import Interrupt
 def clr_numpy(step, base, top, step_size, mode="triangular", gamma=1.0):
     cycle = np.floor(1 + step / (2 * step_size))
     x = np.abs(step / step_size - 2 * cycle + 1)
-    scale = {"triangular": 1.0, "triangular2": 1.0 / 2.0 ** (cycle - 1), "exp_range": gamma**step}
+    scale = {"triangular": 1.0, "triangular2": 1.0 / 2.0 ** np.minimum(cycle - 1, 1000), "exp_range": gamma**step}
     return base + (top - base) * np.maximum(0.0, 1 - x) * scale[mode]
 
 
