@@ -2,7 +2,7 @@
 
 Every public class and function of every subpackage is enrolled by walking
 `keras_tricks.<sub>.__all__`; its numeric arguments are found by signature
-(a default that is a float, an int or a bool), plus the few numeric arguments
+(a default that is a float, an int, a bool or a pair of numbers), plus the few numeric arguments
 without such a default named in `NUMERIC_WITHOUT_DEFAULT`. Each meets NaN,
 +inf, -inf, a negative number, a bool, a string and None. The outcome must be
 one of:
@@ -79,6 +79,12 @@ def _signature_parameters(obj):
 
 
 def _kind(default):
+    if (
+        isinstance(default, tuple)
+        and len(default) == 2
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in default)
+    ):
+        return "pair"  # value_range, scale, ratio, ...
     if isinstance(default, bool):
         return "bool"
     if isinstance(default, numbers.Integral):
@@ -331,6 +337,8 @@ def _bad_values(kind, default):
     values = [NAN, INF, -INF, -1 if kind == "int" else -1.0, True, "1", None]
     if kind == "bool":
         values = [NAN, INF, -INF, -1, "False", None]
+    if kind == "pair":  # a NaN or an infinity at either end, or no pair at all
+        values = [(NAN, 1.0), (0.0, INF), (-INF, 1.0), NAN, True, "1", None]
     return [v for v in values if not _same(v, default)]
 
 
@@ -381,7 +389,10 @@ def test_bad_numeric_argument(name, obj, parameter, value):
     except (ValueError, TypeError) as error:
         message = str(error)
         assert parameter in message, f"the error does not name `{parameter}`: {message}"
-        assert repr(value) in message or str(value) in message, (
+        # A pair may be reported whole or by its bad element (`_checks.check_pair`
+        # says `Received: value_range=inf` for `(0.0, inf)`).
+        shown = [value] + [v for v in value if not math.isfinite(v)] if isinstance(value, tuple) else [value]
+        assert any(repr(v) in message or str(v) in message for v in shown), (
             f"the error does not give the value {value!r}: {message}"
         )
         return
