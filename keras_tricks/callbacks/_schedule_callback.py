@@ -1,8 +1,19 @@
 """What `CyclicalLR` and `WarmupLR` share: drive the optimizer's rate per batch."""
 
+import numbers
+
 import keras
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
+
+
+def check_verbose(value):
+    """Return `verbose` as an int `>= 0` (a bool counts, as in Keras's `fit`)."""
+    if not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(
+            f"`verbose` must be an integer >= 0 (0 is silent). Received: verbose={value!r}"
+        )
+    return int(value)
 
 
 def check_float_learning_rate(optimizer, owner):
@@ -30,6 +41,7 @@ class ScheduleCallback(keras.callbacks.Callback):
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
+        check_verbose(verbose)
         self.schedule = schedule
         self.verbose = verbose
         self._learning_rate = None

@@ -1,13 +1,22 @@
 """Smith's learning-rate range test."""
 
 import contextlib
+import functools
+import itertools
 import math
+import warnings
 
 import keras
 import numpy as np
 
 from keras_tricks._checks import check_int, check_positive, check_range
-from keras_tricks.callbacks._schedule_callback import check_float_learning_rate
+from keras_tricks.callbacks._schedule_callback import (
+    check_float_learning_rate,
+    check_verbose,
+)
+
+_FLOAT32_TINY = float(np.finfo("float32").tiny)
+_FLOAT32_MAX = float(np.finfo("float32").max)
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -26,7 +35,8 @@ class LRFinder:
     curve, the suggestions and a `plot()`.
 
     Args:
-        min_learning_rate: float, `> 0`, first rate of the sweep.
+        min_learning_rate: float, `> 0` (a normal float32), first rate of
+            the sweep.
             Defaults to `1e-7`.
         max_learning_rate: float, `> min_learning_rate`, last rate of the sweep.
             Defaults to `10.0`.
@@ -38,8 +48,9 @@ class LRFinder:
             times too high.
         divergence_threshold: float, `> 1`, stop when the smoothed loss exceeds
             this multiple of the best smoothed loss. Defaults to `4.0`.
-        verbose: int, `1` shows a `keras.utils.Progbar`. Defaults to `1`.
-        seed: int or `None`, shuffles NumPy inputs between passes.
+        verbose: int, `>= 0`, `1` shows a `keras.utils.Progbar`.
+            Defaults to `1`.
+        seed: int `>= 0` or `None`, shuffles array inputs between passes.
             Defaults to `None`.
 
     Returns:
@@ -78,9 +89,23 @@ class LRFinder:
                 f"`max_learning_rate` must be > min_learning_rate={min_learning_rate!r}. "
                 f"Received: max_learning_rate={max_learning_rate!r}"
             )
+        # The rates are assigned to a float32 variable: keep them in its range.
+        if low < _FLOAT32_TINY:
+            raise ValueError(
+                f"`min_learning_rate` must be >= {_FLOAT32_TINY:.7g}, the smallest normal "
+                f"float32. Received: min_learning_rate={min_learning_rate!r}"
+            )
+        if high > _FLOAT32_MAX:
+            raise ValueError(
+                f"`max_learning_rate` must be <= {_FLOAT32_MAX:.7g}, the largest float32. "
+                f"Received: max_learning_rate={max_learning_rate!r}"
+            )
         check_int("num_steps", num_steps, minimum=2)
         check_range("smoothing", smoothing, 0.0, 1.0)
         check_range("divergence_threshold", divergence_threshold, 1.0, math.inf, low_closed=False)
+        check_verbose(verbose)
+        if seed is not None:
+            check_int("seed", seed, minimum=0)
         self.min_learning_rate = min_learning_rate
         self.max_learning_rate = max_learning_rate
         self.num_steps = num_steps
@@ -115,26 +140,51 @@ class LRFinder:
 
         Args:
             model: a compiled, built `keras.Model` with a float learning rate.
-            x: NumPy inputs (with `y`), or a `tf.data.Dataset` / iterable of
-                `(x, y)` or `(x, y, sample_weight)` batches; it is iterated
-                again from the start when exhausted.
-            y: NumPy targets when `x` is an array. Defaults to `None`.
-            batch_size: int, batch size for NumPy inputs. Defaults to `32`.
+            x: the inputs, as `fit` takes them: a NumPy array (or tensor), a
+                list or dict of arrays for a multi-input model (with `y`); or a
+                `tf.data.Dataset`, `keras.utils.PyDataset` or other iterable of
+                `(x, y)` or `(x, y, sample_weight)` batches.
+            y: the targets when `x` holds arrays: an array, or a list or dict
+                of arrays for a multi-output model. Defaults to `None`.
+            batch_size: int, `> 0`, batch size for arrays. Defaults to `32`.
+
+        Arrays are cut into batches of `batch_size` and gone through again
+        (reshuffled when `seed` is set) until `num_steps` batches have run; an
+        incomplete last batch is left out, except when the arrays hold fewer
+        than `batch_size` samples: then every step trains on all of them, one
+        smaller batch, as `fit` would. A dataset or `PyDataset` is iterated
+        again from the start when exhausted; a one-shot iterator (a
+        generator) that runs out ends the test early, with a warning, on the
+        rates reached.
 
         Returns:
             An `LRFinderResult`.
+
+        Raises:
+            TypeError: if `model` is not a `keras.Model`.
+            ValueError: if `model` is not built or not compiled, if its
+                learning rate is a schedule, if the arrays hold no sample or
+                `x` and `y` hold different numbers of samples, or if `x`
+                yields no batch.
         """
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}")
         if not model.built:
             raise ValueError(
                 "`model` must be built before the range test (call it on a batch "
                 f"or give it an Input). Received: model={model.name!r}"
             )
-        optimizer = model.optimizer
+        optimizer = getattr(model, "optimizer", None)
         if optimizer is None:
             raise ValueError(
-                f"`model` must be compiled before the range test. Received: model={model.name!r}"
+                "`model` must be compiled before the range test (call "
+                f"`model.compile(optimizer, loss)`). Received: model={model.name!r}"
             )
         check_float_learning_rate(optimizer, "LRFinder")
+        batches = _batches(x, y, batch_size, self.seed, self.num_steps)
+        first = next(batches, None)  # checks the data before touching the model
+        if first is None:
+            raise ValueError(f"`x` yielded no batch. Received: x={x!r}")
         if not optimizer.built:
             strategy = getattr(model, "distribute_strategy", None)
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -142,7 +192,7 @@ class LRFinder:
         saved_model = [v.numpy() for v in model.variables]
         saved_optimizer = [v.numpy() for v in optimizer.variables]
         try:
-            return self._sweep(model, _batches(x, y, batch_size, self.seed))
+            return self._sweep(model, itertools.chain([first], batches))
         finally:
             for variable, value in zip(model.variables, saved_model, strict=True):
                 variable.assign(value)
@@ -157,11 +207,13 @@ class LRFinder:
             stateful_metrics=["learning_rate", "smoothed_loss"],
             unit_name="step",
         )
-        average, best = 0.0, math.inf
+        average, best, diverged = 0.0, math.inf, False
         used, losses, smoothed = [], [], []
-        for index, rate in enumerate(rates):
+        # zip stops at the shorter: at most num_steps batches, fewer if the
+        # data ends early.
+        for index, (rate, batch) in enumerate(zip(rates, batches, strict=False)):
             model.optimizer.learning_rate = float(rate)
-            logs = model.train_on_batch(*next(batches), return_dict=True)
+            logs = model.train_on_batch(*batch, return_dict=True)
             loss = float(logs["loss"])
             average = self.smoothing * average + (1.0 - self.smoothing) * loss
             value = average / (1.0 - self.smoothing ** (index + 1))
@@ -179,6 +231,13 @@ class LRFinder:
                     print(f"\nLoss diverged at learning_rate={rate:.4g}; stopping.")
                 break
             best = min(best, value)
+        if len(used) < len(rates) and not diverged:
+            warnings.warn(
+                f"LRFinder: the data ran out after {len(used)} of {len(rates)} batches; "
+                f"the sweep stopped at learning_rate={used[-1]:.4g}. Pass a dataset "
+                "that can be iterated again, or arrays, to sweep the whole range.",
+                stacklevel=3,
+            )
         return LRFinderResult(used, losses, smoothed)
 
 
@@ -202,9 +261,21 @@ class LRFinderResult:
     """
 
     def __init__(self, learning_rates, losses, smoothed_losses):
-        self.learning_rates = np.asarray(learning_rates, dtype="float64")
-        self.losses = np.asarray(losses, dtype="float64")
-        self.smoothed_losses = np.asarray(smoothed_losses, dtype="float64")
+        self.learning_rates = _curve("learning_rates", learning_rates)
+        self.losses = _curve("losses", losses)
+        self.smoothed_losses = _curve("smoothed_losses", smoothed_losses)
+        if not len(self.learning_rates) == len(self.losses) == len(self.smoothed_losses):
+            raise ValueError(
+                "`learning_rates`, `losses` and `smoothed_losses` must have the same "
+                f"length. Received: len(learning_rates)={len(self.learning_rates)}, "
+                f"len(losses)={len(self.losses)}, "
+                f"len(smoothed_losses)={len(self.smoothed_losses)}"
+            )
+        if not np.all(self.learning_rates > 0):  # also refuses NaN
+            raise ValueError(
+                "`learning_rates` must all be > 0 (they are plotted on a log scale). "
+                f"Received: learning_rates={learning_rates!r}"
+            )
         rates, curve = self.learning_rates, self.smoothed_losses
         finite = np.where(np.isfinite(curve), curve, np.inf)
         lowest = int(np.argmin(finite))
@@ -269,21 +340,113 @@ class LRFinderResult:
         return figure
 
 
-def _batches(x, y, batch_size, seed):
-    """Yield `(x, y[, sample_weight])` batches forever."""
-    if hasattr(x, "shape") and hasattr(x, "__getitem__"):
-        batch_size = check_int("batch_size", batch_size, minimum=1)
-        x, y = np.asarray(x), None if y is None else np.asarray(y)
-        rng = np.random.default_rng(seed)
-        while True:
-            order = rng.permutation(len(x)) if seed is not None else np.arange(len(x))
-            for start in range(0, len(x) - batch_size + 1, batch_size):
-                index = order[start : start + batch_size]
-                yield (x[index],) if y is None else (x[index], y[index])
+def _curve(name, values):
+    """`values` as a 1-D float64 array with at least one point."""
+    try:
+        array = np.asarray(values, dtype="float64")
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`{name}` must be a sequence of numbers. Received: {name}={values!r}"
+        ) from None
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(
+            f"`{name}` must be a non-empty 1-D sequence (one value per step of the "
+            f"range test). Received: {name}={values!r}"
+        )
+    return array
+
+
+def _is_arrays(x):
+    """Whether `x` is an array, or a list, tuple or dict of arrays."""
+    if x is None:
+        return False
+    leaves = keras.tree.flatten(x)
+    return bool(leaves) and all(hasattr(v, "shape") and hasattr(v, "__getitem__") for v in leaves)
+
+
+def _num_samples(name, data):
+    counts = set()
+    for leaf in keras.tree.flatten(data):
+        if len(leaf.shape) == 0:
+            raise ValueError(
+                f"`{name}` must hold arrays with a batch axis, not scalars. "
+                f"Received: {name} with shape {tuple(leaf.shape)}"
+            )
+        counts.add(int(leaf.shape[0]))
+    if len(counts) > 1:
+        raise ValueError(
+            f"The arrays in `{name}` must all hold the same number of samples. "
+            f"Received: {name} with {sorted(counts)} samples"
+        )
+    return counts.pop()
+
+
+def _batches(x, y, batch_size, seed, num_steps):
+    """Yield at most `num_steps` batches `(x, y[, sample_weight])`.
+
+    Every path is bounded by `num_steps`; arrays with no sample and an
+    iterable whose pass yields nothing raise instead of looping.
+    """
+    if _is_arrays(x):
+        yield from _array_batches(x, y, batch_size, seed, num_steps)
+        return
+    if x is None or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(
+            "`x` must be arrays (a NumPy array or tensor, or a list or dict of them), "
+            "a tf.data.Dataset, a keras.utils.PyDataset or an iterable of batches. "
+            f"Received: x={x!r}"
+        )
+    if y is not None:
+        raise ValueError(
+            "`y` must be None when `x` is a dataset or an iterable of batches "
+            f"(its batches carry the targets). Received: y of type {type(y).__name__}"
+        )
+    yield from itertools.islice(_iterable_batches(x), num_steps)
+
+
+def _array_batches(x, y, batch_size, seed, num_steps):
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    x = keras.tree.map_structure(np.asarray, x)
+    count = _num_samples("x", x)
+    if y is not None:
+        if not _is_arrays(y):
+            raise TypeError(
+                "`y` must be an array, or a list or dict of arrays, when `x` holds "
+                f"arrays. Received: y={y!r}"
+            )
+        y = keras.tree.map_structure(np.asarray, y)
+        targets = _num_samples("y", y)
+        if targets != count:
+            raise ValueError(
+                "`x` and `y` must hold the same number of samples. "
+                f"Received: {count} samples in x, {targets} in y"
+            )
+    if count == 0:
+        raise ValueError("`x` must hold at least one sample. Received: x with 0 samples")
+    # Full batches only, unless there is less than one: then all the samples.
+    starts = list(range(0, count - batch_size + 1, batch_size)) or [0]
+    size = min(batch_size, count)
+    rng = np.random.default_rng(seed)
+    step = 0
+    while step < num_steps:  # every pass yields len(starts) >= 1 batches
+        order = rng.permutation(count) if seed is not None else np.arange(count)
+        for start in starts[: num_steps - step]:
+            take = functools.partial(_take, index=order[start : start + size])
+            inputs = keras.tree.map_structure(take, x)
+            yield (inputs,) if y is None else (inputs, keras.tree.map_structure(take, y))
+            step += 1
+
+
+def _take(array, index):
+    return array[index]
+
+
+def _iterable_batches(x):
+    """Batches of a dataset, re-iterated when it ends; a one-shot iterator ends."""
     while True:
         empty = True
         for batch in x:
             empty = False
             yield tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
         if empty:
-            raise ValueError(f"`x` yielded no batch. Received: x={x!r}")
+            return  # nothing this pass: a spent iterator, or no data at all

@@ -5,7 +5,9 @@ import math
 import keras
 from keras import ops
 
-from keras_tricks._checks import check_choice, check_int, check_number, check_positive
+from keras_tricks._checks import check_choice, check_int, check_range
+from keras_tricks.schedules._rates import check_learning_rate
+from keras_tricks.schedules._steps import as_step, divide
 
 _MODES = ("triangular", "triangular2", "exp_range")
 
@@ -27,19 +29,25 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
     where `scale` is `1` (`"triangular"`), `1 / 2**(cycle - 1)`
     (`"triangular2"`: the amplitude halves every cycle) or `gamma**step`
     (`"exp_range"`). Everything is `keras.ops` on the step, so the schedule runs
-    in graphs and under XLA, and accepts a tensor of steps.
+    in graphs and under XLA, and accepts a tensor of steps. Integer steps (the
+    optimizer's int64 `iterations`, a Python int) are divided in int64, so the
+    position in the cycle is exact at any step, past float32's 2**24 too;
+    float steps are computed in their own precision (float64 kept, others in
+    float32).
 
     Pick the bounds with the LR range test (`keras_tricks.callbacks.LRFinder`)
     and a `step_size` of 2 to 8 epochs' worth of steps.
 
     Args:
-        base_learning_rate: float, lower bound of the cycle. Defaults to `1e-4`.
+        base_learning_rate: float, `>= 0`, lower bound of the cycle.
+            Defaults to `1e-4`.
         max_learning_rate: float, upper bound of the cycle, `>= base_learning_rate`.
             Defaults to `1e-2`.
         step_size: int, steps in half a cycle, `> 0`. Defaults to `2000`.
         mode: str, one of `"triangular"`, `"triangular2"`, `"exp_range"`.
             Defaults to `"triangular"`.
-        gamma: float, `> 0`, decay base of `"exp_range"` (ignored otherwise).
+        gamma: float in `(0, 1]`, decay base of `"exp_range"` (ignored
+            otherwise).
             Defaults to `1.0`.
         name: str, name scope of the ops. Defaults to `"CyclicalLearningRate"`.
 
@@ -71,8 +79,8 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         gamma=1.0,
         name="CyclicalLearningRate",
     ):
-        base = check_positive("base_learning_rate", base_learning_rate, allow_zero=True)
-        top = check_number("max_learning_rate", max_learning_rate)
+        base = check_learning_rate("base_learning_rate", base_learning_rate)
+        top = check_learning_rate("max_learning_rate", max_learning_rate)
         if top < base:
             raise ValueError(
                 "`max_learning_rate` must be >= base_learning_rate="
@@ -81,7 +89,8 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
             )
         check_int("step_size", step_size, minimum=1)
         check_choice("mode", mode, _MODES)
-        check_positive("gamma", gamma)
+        # gamma > 1 would grow gamma**step past float32 into an infinite rate.
+        check_range("gamma", gamma, 0.0, 1.0, low_closed=False, high_closed=True)
         super().__init__()
         self.base_learning_rate = base_learning_rate
         self.max_learning_rate = max_learning_rate
@@ -92,22 +101,24 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            step = ops.cast(step, "float32")
-            step_size = float(self.step_size)
+            step = as_step(step)
             # x = |step / step_size - 2 * cycle + 1| written as |r / step_size - 1|
-            # with r = step mod (2 * step_size): exact in float32 for integer
-            # steps, where the direct form loses digits to cancellation.
-            period = 2.0 * step_size
-            position = ops.mod(step, period)
-            cycle = ops.round((step - position) / period) + 1.0
-            x = ops.abs(position / step_size - 1.0)
+            # with r = step mod (2 * step_size): for integer steps r and the
+            # cycle come from int64 arithmetic, exact at any step, where the
+            # direct form in float32 loses the step's digits past 2**24.
+            completed, position = divide(step, 2 * self.step_size)
+            cycle = completed + 1.0
+            x = ops.abs(position / float(self.step_size) - 1.0)
             height = ops.maximum(0.0, 1.0 - x)
             if self.mode == "triangular2":
                 height = height / ops.power(2.0, cycle - 1.0)
             elif self.mode == "exp_range":
                 # gamma**step as exp(step * log(gamma)) with the log taken in
-                # float64: float32(gamma)**step drifts by step * 3e-8.
-                height = height * ops.exp(step * math.log(self.gamma))
+                # float64: float32(gamma)**step drifts by step * 3e-8. The
+                # step's own rounding to float32 changes the result by at most
+                # |step * log(gamma)| * 6e-8 relative, under 6e-6 wherever the
+                # result is above float32's smallest normal number.
+                height = height * ops.exp(ops.cast(step, "float32") * math.log(self.gamma))
             amplitude = float(self.max_learning_rate) - float(self.base_learning_rate)
             return float(self.base_learning_rate) + amplitude * height
 

@@ -1,8 +1,11 @@
 """The linear scaling rule of Goyal et al. (2017)."""
 
+import numbers
+
 import keras
 
-from keras_tricks._checks import check_int, check_positive
+from keras_tricks._checks import check_int
+from keras_tricks.schedules._rates import FLOAT32_MAX, check_learning_rate
 
 
 def scale_learning_rate(base_learning_rate, batch_size, base_batch_size=256):
@@ -29,10 +32,18 @@ def scale_learning_rate(base_learning_rate, batch_size, base_batch_size=256):
     Reference:
     - [Goyal et al., 2017](https://arxiv.org/abs/1706.02677)
     """
-    base = check_positive("base_learning_rate", base_learning_rate)
+    base = check_learning_rate("base_learning_rate", base_learning_rate, allow_zero=False)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     base_batch_size = check_int("base_batch_size", base_batch_size, minimum=1)
-    return base * batch_size / base_batch_size
+    scaled = base * batch_size / base_batch_size
+    if not scaled <= FLOAT32_MAX:
+        raise ValueError(
+            f"`base_learning_rate` * batch_size / base_batch_size must be at most "
+            f"{FLOAT32_MAX:.7g}, the largest float32. Received: "
+            f"base_learning_rate={base_learning_rate!r}, batch_size={batch_size!r}, "
+            f"base_batch_size={base_batch_size!r}"
+        )
+    return scaled
 
 
 def global_batch_size(per_replica_batch_size, strategy=None):
@@ -91,7 +102,13 @@ def scale_learning_rate_for_strategy(
 
 def _num_replicas(strategy):
     if strategy is not None:
-        return int(strategy.num_replicas_in_sync)
+        replicas = getattr(strategy, "num_replicas_in_sync", None)
+        if isinstance(replicas, bool) or not isinstance(replicas, numbers.Integral):
+            raise TypeError(
+                "`strategy` must be a tf.distribute.Strategy (an object with an "
+                f"integer `num_replicas_in_sync`) or None. Received: strategy={strategy!r}"
+            )
+        return int(replicas)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

@@ -1,9 +1,13 @@
 """Step decay: multiply the learning rate by a factor every few steps."""
 
+import math
+
 import keras
 from keras import ops
 
-from keras_tricks._checks import check_int, check_positive, check_range
+from keras_tricks._checks import check_int, check_range
+from keras_tricks.schedules._rates import check_learning_rate
+from keras_tricks.schedules._steps import as_step, divide
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -14,6 +18,9 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     `step_size=5 * steps_per_epoch` and `factor=0.5`. For several decay points
     at irregular steps use Keras's `PiecewiseConstantDecay`; for a smooth decay
     Keras's `ExponentialDecay` or `InverseTimeDecay`.
+
+    Integer steps are divided in int64, so the number of decays is exact at
+    any step (a float32 step would lose its digits past 2**24).
 
     Args:
         initial_learning_rate: float, `>= 0`, the rate for the first
@@ -45,7 +52,7 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate=0.1, step_size=1000, factor=0.5, name="StepDecay"):
-        check_positive("initial_learning_rate", initial_learning_rate, allow_zero=True)
+        check_learning_rate("initial_learning_rate", initial_learning_rate)
         check_int("step_size", step_size, minimum=1)
         check_range("factor", factor, 0.0, 1.0, low_closed=False, high_closed=True)
         super().__init__()
@@ -56,12 +63,12 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            step = ops.cast(step, "float32")
-            # floor(step / step_size), exact for integer steps even where the
-            # compiler turns the division into a multiplication by 1/step_size.
-            step_size = float(self.step_size)
-            decays = ops.round((step - ops.mod(step, step_size)) / step_size)
-            return float(self.initial_learning_rate) * ops.power(float(self.factor), decays)
+            # floor(step / step_size) in int64 for integer steps: exact at any
+            # step, where a float32 step loses its digits past 2**24.
+            decays, _ = divide(as_step(step), self.step_size)
+            # factor**decays as exp(decays * log(factor)) with the log taken in
+            # float64: float32(factor)**decays drifts by decays * 6e-8.
+            return float(self.initial_learning_rate) * ops.exp(decays * math.log(self.factor))
 
     def get_config(self):
         return {

@@ -3,7 +3,9 @@
 import keras
 from keras import ops
 
-from keras_tricks._checks import check_choice, check_int, check_positive
+from keras_tricks._checks import check_choice, check_int
+from keras_tricks.schedules._rates import check_learning_rate
+from keras_tricks.schedules._steps import as_step, is_integer
 
 _MODES = ("linear", "constant")
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
@@ -27,6 +29,9 @@ class Warmup(_Schedule):
     first cycle at its base rate. The linear ramp ends exactly at the wrapped
     schedule's first value, so there is no jump at the hand-over. (The constant
     warmup of Goyal et al. jumps by design: from `initial` to the target.)
+
+    Integer steps stay int64 throughout: the wrapped schedule receives the
+    exact `step - warmup_steps` at any step, past float32's 2**24 too.
 
     Warmup is what lets a large batch use the linearly scaled rate of
     `scale_learning_rate`: Goyal et al. ramp over 5 epochs.
@@ -76,9 +81,9 @@ class Warmup(_Schedule):
         name="Warmup",
     ):
         if not isinstance(learning_rate, _Schedule):
-            check_positive("learning_rate", learning_rate, allow_zero=True)
+            check_learning_rate("learning_rate", learning_rate)
         check_int("warmup_steps", warmup_steps, minimum=0)
-        check_positive("initial_learning_rate", initial_learning_rate, allow_zero=True)
+        check_learning_rate("initial_learning_rate", initial_learning_rate)
         check_choice("mode", mode, _MODES)
         super().__init__()
         self.learning_rate = learning_rate
@@ -90,22 +95,25 @@ class Warmup(_Schedule):
     def _after(self, step):
         if isinstance(self.learning_rate, _Schedule):
             return ops.cast(self.learning_rate(step), "float32")
-        return ops.full_like(step, float(self.learning_rate))
+        return ops.full_like(step, float(self.learning_rate), dtype="float32")
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            step = ops.cast(step, "float32")
+            # Integer steps stay int64 (what the wrapped schedule receives is
+            # then the exact `step - warmup_steps`, at any step); only the
+            # ramp's fraction, at most 1, is float.
+            step = as_step(step)
             if self.warmup_steps == 0:
                 return self._after(step)
-            warmup_steps = float(self.warmup_steps)
-            after = self._after(ops.maximum(step - warmup_steps, 0.0))
+            warmup_steps = self.warmup_steps if is_integer(step) else float(self.warmup_steps)
+            after = self._after(ops.maximum(step - warmup_steps, 0))
             initial = float(self.initial_learning_rate)
             if self.mode == "linear":
                 target = self._after(ops.zeros_like(step))
-                fraction = ops.clip(step / warmup_steps, 0.0, 1.0)
-                during = initial + (target - initial) * fraction
+                ramp = ops.cast(ops.clip(step, 0, warmup_steps), "float32")
+                during = initial + (target - initial) * (ramp / float(self.warmup_steps))
             else:
-                during = ops.full_like(step, initial)
+                during = ops.full_like(step, initial, dtype="float32")
             return ops.where(step < warmup_steps, during, after)
 
     def get_config(self):

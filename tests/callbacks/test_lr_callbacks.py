@@ -16,7 +16,7 @@ from tests.helpers.callbacks import Interrupt
 def clr_numpy(step, base, top, step_size, mode="triangular", gamma=1.0):
     cycle = np.floor(1 + step / (2 * step_size))
     x = np.abs(step / step_size - 2 * cycle + 1)
-    scale = {"triangular": 1.0, "triangular2": 1.0 / 2.0 ** (cycle - 1), "exp_range": gamma**step}
+    scale = {"triangular": 1.0, "triangular2": 1.0 / 2.0 ** np.minimum(cycle - 1, 1000), "exp_range": gamma**step}
     return base + (top - base) * np.maximum(0.0, 1 - x) * scale[mode]
 
 
@@ -221,8 +221,41 @@ def test_refuses_a_schedule_valued_learning_rate(callback):
         (lambda: CyclicalLR(mode="sine"), "Received: mode='sine'"),
         (lambda: WarmupLR(warmup_steps=-5), "warmup_steps.*Received: warmup_steps=-5"),
         (lambda: WarmupLR(mode="exp"), "Received: mode='exp'"),
+        (lambda: CyclicalLR(max_learning_rate=float("inf")), "max_learning_rate.*finite. Received: max_learning_rate=inf"),
+        (lambda: CyclicalLR(base_learning_rate=float("nan")), "Received: base_learning_rate=nan"),
+        (lambda: CyclicalLR(gamma=2.0), r"gamma.*\(0.0, 1.0\]. Received: gamma=2.0"),
+        (lambda: WarmupLR(learning_rate=float("inf")), "learning_rate.*finite. Received: learning_rate=inf"),
+        (lambda: WarmupLR(initial_learning_rate=float("-inf")), "Received: initial_learning_rate=-inf"),
+        (lambda: CyclicalLR(verbose="1"), "verbose.*integer >= 0.*Received: verbose='1'"),
+        (lambda: WarmupLR(verbose=-1), "verbose.*Received: verbose=-1"),
+        (lambda: WarmupLR(verbose=None), "verbose.*Received: verbose=None"),
     ],
 )
 def test_bad_input(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+@pytest.mark.parametrize(
+    "callback, reference",
+    [
+        (CyclicalLR(0.01, 0.1, 37), lambda s: clr_numpy(s, 0.01, 0.1, 37)),
+        (
+            WarmupLR(CyclicalLearningRate(0.01, 0.1, 37), 5),
+            lambda s: clr_numpy(s - 5, 0.01, 0.1, 37),
+        ),
+    ],
+    ids=["clr", "warmup"],
+)
+def test_rate_is_exact_at_optimizer_steps_past_two_to_the_24(callback, reference):
+    # The callbacks read the optimizer's int64 `iterations`; float32 would
+    # round 2**24 + 1 to 2**24 and 2**25 + 2**24 + 1 by two steps.
+    x, y = _data()
+    model = _model(keras.optimizers.SGD(0.01))
+    model.optimizer.build(model.trainable_variables)
+    start = 2**25 + 2**24 + 1
+    model.optimizer.iterations.assign(start)
+    recorder = RecordRates()
+    model.fit(x[:8], y[:8], batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[callback, recorder])
+    expected = reference(np.array([start, start + 1], "float64"))
+    np.testing.assert_allclose(recorder.rates, expected, rtol=1e-6)

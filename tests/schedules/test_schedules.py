@@ -26,7 +26,7 @@ def clr_numpy(step, base, top, step_size, mode="triangular", gamma=1.0):
     x = np.abs(step / step_size - 2 * cycle + 1)
     scale = {
         "triangular": np.ones_like(step),
-        "triangular2": 1.0 / 2.0 ** (cycle - 1),
+        "triangular2": 1.0 / 2.0 ** np.minimum(cycle - 1, 1000),  # 2**-1000: 0 here
         "exp_range": gamma**step,
     }[mode]
     return base + (top - base) * np.maximum(0.0, 1 - x) * scale
@@ -227,7 +227,7 @@ def test_linear_scaling_reads_the_strategy(strategy):
         (lambda: CyclicalLearningRate(step_size=0), "step_size.*>= 1. Received: step_size=0"),
         (lambda: CyclicalLearningRate(step_size=-3), "Received: step_size=-3"),
         (lambda: CyclicalLearningRate(step_size=2.5), "step_size.*integer. Received: step_size=2.5"),
-        (lambda: CyclicalLearningRate(gamma=0.0), "gamma.*> 0. Received: gamma=0.0"),
+        (lambda: CyclicalLearningRate(gamma=0.0), r"gamma.*\(0.0, 1.0\]. Received: gamma=0.0"),
         (lambda: CyclicalLearningRate(gamma=-1.0), "Received: gamma=-1.0"),
         (lambda: CyclicalLearningRate(mode="cosine"), "mode.*Received: mode='cosine'"),
         (lambda: Warmup(0.1, warmup_steps=-1), "warmup_steps.*>= 0. Received: warmup_steps=-1"),
@@ -247,3 +247,132 @@ def test_linear_scaling_reads_the_strategy(strategy):
 def test_bad_input(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+# Integer steps past float32's 2**24: the optimizer's int64 `iterations` at
+# any step. The references are the same float64 equations, exact at these
+# steps (float64 holds integers to 2**53).
+LARGE_STEPS = [0, 1, 37, 2**24 + 1, 2**24 + 37, 2**31 + 7, 10**12 + 3]
+
+
+def _integer_step_inputs(step):
+    """The forms an integer step arrives in: Python int, int64 tensor, Variable, XLA."""
+    variable = keras.Variable(step, dtype="int64", trainable=False)
+    compiled = tf.function(lambda s: s, jit_compile=True)
+    return {
+        "python_int": lambda schedule: schedule(step),
+        "int64_tensor": lambda schedule: schedule(tf.constant(step, "int64")),
+        "variable": lambda schedule: schedule(variable),
+        "xla": lambda schedule: tf.function(
+            lambda s: compiled(schedule(s)), jit_compile=True
+        )(tf.constant(step, "int64")),
+    }
+
+
+@pytest.mark.parametrize("step", LARGE_STEPS)
+@pytest.mark.parametrize(
+    "mode, gamma", [("triangular", 1.0), ("triangular2", 1.0), ("exp_range", 1 - 1e-13)]
+)
+def test_cyclical_is_exact_at_large_integer_steps(step, mode, gamma):
+    schedule = CyclicalLearningRate(1e-3, 0.1, step_size=37, mode=mode, gamma=gamma)
+    expected = clr_numpy(np.float64(step), 1e-3, 0.1, 37, mode, gamma)
+    for form, call in _integer_step_inputs(step).items():
+        actual = float(keras.ops.convert_to_numpy(call(schedule)))
+        assert actual == pytest.approx(expected, rel=1e-5, abs=1e-9), form
+
+
+def test_cyclical_at_two_to_the_24_plus_one_is_not_the_float32_step():
+    # The issue's case: float32(2**24 + 1) == 2**24, one step off the cycle.
+    schedule = CyclicalLearningRate(1e-3, 0.1, step_size=2000)
+    expected = clr_numpy(np.float64(2**24 + 1), 1e-3, 0.1, 2000)
+    rounded = clr_numpy(np.float64(np.float32(2**24 + 1)), 1e-3, 0.1, 2000)
+    assert abs(expected - rounded) > 1e-5  # the test can tell them apart
+    assert float(schedule(2**24 + 1)) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("step", [2**24 - 1, 17_000 * 1000 - 1, 2**31 + 7, 10**12 + 3])
+def test_step_decay_is_exact_at_large_integer_steps(step):
+    # A factor near 1 keeps the rate visible after millions of decays; the
+    # step just below a decay boundary is where a float32 step rounds over it.
+    schedule = StepDecay(0.1, step_size=1000, factor=0.9999999)
+    expected = step_decay_numpy(np.float64(step), 0.1, 1000, 0.9999999)
+    for form, call in _integer_step_inputs(step).items():
+        actual = float(keras.ops.convert_to_numpy(call(schedule)))
+        assert actual == pytest.approx(expected, rel=1e-5), form
+
+
+def test_step_decay_factor_power_is_not_float32_drift():
+    # 0.9999**16999 in float32 drifts by 1e-3 relative; the float64 log does not.
+    schedule = StepDecay(1.0, step_size=1, factor=0.9999)
+    assert float(schedule(16999)) == pytest.approx(0.9999**16999, rel=1e-5)
+
+
+@pytest.mark.parametrize("step", [2**25 - 1, 2**25, 2**25 + 2**24 + 1, 10**12 + 3])
+def test_warmup_is_exact_at_large_integer_steps(step):
+    warmup_steps = 2**25
+    wrapped = CyclicalLearningRate(0.05, 0.3, 37)
+    schedule = Warmup(wrapped, warmup_steps=warmup_steps, initial_learning_rate=0.01)
+    expected = warmup_numpy(
+        np.array([step], "float64"), lambda s: clr_numpy(s, 0.05, 0.3, 37), warmup_steps, 0.01
+    )[0]
+    for form, call in _integer_step_inputs(step).items():
+        actual = float(keras.ops.convert_to_numpy(call(schedule)))
+        assert actual == pytest.approx(expected, rel=1e-5), form
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int32", "uint8"])
+def test_schedules_take_steps_of_any_dtype(dtype):
+    steps = np.array([0, 5, 36, 37, 74, 200], dtype)
+    for schedule, reference in [
+        (CyclicalLearningRate(0.01, 0.1, 37), lambda s: clr_numpy(s, 0.01, 0.1, 37)),
+        (StepDecay(0.1, 37, 0.5), lambda s: step_decay_numpy(s, 0.1, 37, 0.5)),
+        (
+            Warmup(StepDecay(0.1, 37, 0.5), 10),
+            lambda s: warmup_numpy(s, lambda t: step_decay_numpy(t, 0.1, 37, 0.5), 10),
+        ),
+    ]:
+        actual = keras.ops.convert_to_numpy(schedule(tf.constant(steps)))
+        assert actual.dtype == np.float32
+        assert_close(actual, reference(steps.astype("float64")), 0.1)
+    assert float(CyclicalLearningRate(0.01, 0.1, 37)(18.5)) == pytest.approx(
+        clr_numpy(np.float64(18.5), 0.01, 0.1, 37)
+    )
+
+
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: CyclicalLearningRate(max_learning_rate=INF), "max_learning_rate.*finite. Received: max_learning_rate=inf"),
+        (lambda: CyclicalLearningRate(base_learning_rate=-INF), "base_learning_rate.*Received: base_learning_rate=-inf"),
+        (lambda: CyclicalLearningRate(max_learning_rate=NAN), "max_learning_rate.*NaN. Received: max_learning_rate=nan"),
+        (lambda: CyclicalLearningRate(1e-3, 1e39), "max_learning_rate.*largest float32.*Received: max_learning_rate=1e\\+39"),
+        (lambda: CyclicalLearningRate(gamma=INF), "Received: gamma=inf"),
+        (lambda: CyclicalLearningRate(gamma=1.01), r"gamma.*\(0.0, 1.0\]. Received: gamma=1.01"),
+        (lambda: CyclicalLearningRate(step_size=True), "step_size.*integer. Received: step_size=True"),
+        (lambda: CyclicalLearningRate(max_learning_rate="0.1"), "max_learning_rate.*real number. Received: max_learning_rate='0.1'"),
+        (lambda: Warmup(learning_rate=INF), "learning_rate.*finite. Received: learning_rate=inf"),
+        (lambda: Warmup(learning_rate=NAN), "learning_rate.*Received: learning_rate=nan"),
+        (lambda: Warmup(learning_rate=None), "learning_rate.*Received: learning_rate=None"),
+        (lambda: Warmup(0.1, initial_learning_rate=INF), "Received: initial_learning_rate=inf"),
+        (lambda: Warmup(0.1, warmup_steps=1e3), "warmup_steps.*integer. Received: warmup_steps=1000.0"),
+        (lambda: StepDecay(initial_learning_rate=INF), "Received: initial_learning_rate=inf"),
+        (lambda: StepDecay(factor=NAN), "factor.*Received: factor=nan"),
+        (lambda: scale_learning_rate(INF, 256), "base_learning_rate.*finite. Received: base_learning_rate=inf"),
+        (lambda: scale_learning_rate(NAN, 256), "Received: base_learning_rate=nan"),
+        (lambda: scale_learning_rate(3e38, 2**20), "largest float32.*Received: base_learning_rate=3e\\+38"),
+        (lambda: scale_learning_rate(0.1, True), "batch_size.*Received: batch_size=True"),
+    ],
+)
+def test_refuses_infinity_nan_and_other_non_numbers(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_global_batch_size_refuses_a_strategy_that_is_not_one():
+    with pytest.raises(TypeError, match="`strategy` must be a tf.distribute.Strategy.*Received: strategy='mirrored'"):
+        global_batch_size(64, "mirrored")
+    with pytest.raises(TypeError, match="Received: strategy=3"):
+        scale_learning_rate_for_strategy(0.1, 64, strategy=3)
