@@ -72,7 +72,7 @@ def main():
                  "overfitting" in [d["name"] for d in monitor.diagnoses]))
     inputs = keras.Input((8, 8, 128))
     lint = diagnostics.lint_model(keras.Model(inputs, keras.layers.SeparableConv2D(256, 1)(inputs)))
-    rows.append(("1x1 separable convolution", "lint_model", not lint.passed))
+    rows.append(("1x1 separable convolution", "lint_model", bool(lint.findings)))
     width = max(len(r[0]) for r in rows)
     check_width = max(len(r[1]) for r in rows)
     print(f"{'fault':<{width}} | {'check':<{check_width}} | caught")

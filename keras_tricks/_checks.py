@@ -7,6 +7,11 @@ Each check raises a ``ValueError`` that names the argument and ends with
 import math
 import numbers
 
+import numpy as np
+
+# Learning rates are computed in float32: a larger rate would come out as inf.
+FLOAT32_MAX = float(np.finfo("float32").max)
+
 
 def _fail(name, value, requirement):
     raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
@@ -98,3 +103,16 @@ def check_pair(name, value, low=None, high=None, ordered=True):
         if (low is not None and v < low) or (high is not None and v > high):
             _fail(name, value, f"must lie within [{low}, {high}]")
     return first, second
+
+
+def check_learning_rate(name, value, allow_zero=True):
+    """Return ``value`` as a float: finite, ``>= 0`` (``> 0`` unless allowed), float32-sized."""
+    rate = check_positive(name, value, allow_zero=allow_zero)
+    if rate > FLOAT32_MAX:
+        _fail(
+            name,
+            value,
+            f"must be at most {FLOAT32_MAX:.7g}, the largest float32 (learning rates "
+            "are computed in float32)",
+        )
+    return rate

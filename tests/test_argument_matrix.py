@@ -13,9 +13,8 @@ one of:
   schedule evaluated, a function's number returned), gives finite output.
 
 Anything else fails: a silent acceptance, a raw error from deep inside, a NaN.
-No blanket skips: a case that fails today because of a bug another branch is
-fixing is marked `xfail(strict=True)` one by one in `KNOWN_BUGS`, so each mark
-must be removed as soon as the fix lands.
+No blanket skips: a case known to fail is marked `xfail(strict=True)` one by
+one in `KNOWN_BUGS` (empty now), so each mark must go as soon as its fix lands.
 
 Hypothesis adds the float edges (any float, NaN and the infinities included)
 for every float argument of the schedules, the learning-rate callbacks, the
@@ -222,52 +221,9 @@ def _same(a, b):
     return type(a) is type(b) and (a == b or (a != a and b != b))
 
 
-# Flags that take any value by truthiness today; each subpackage's branch
-# moves them to `check_bool` (issue 11, "Smaller").
-_UNCHECKED_FLAGS = {
-    ("GroupNormalization", "center"): "layers",
-    ("GroupNormalization", "scale"): "layers",
-    ("InstanceNormalization", "center"): "layers",
-    ("InstanceNormalization", "scale"): "layers",
-    ("WeightNormalization", "data_init"): "layers",
-    ("RandomAffine", "horizontal_flip"): "augment",
-    ("RandomAffine", "vertical_flip"): "augment",
-    ("RandomPhotometric", "random_order"): "augment",
-    ("LossCurveMonitor", "warn"): "diagnostics",
-    ("Report", "skipped"): "diagnostics",
-    ("check_batch_dependence", "training"): "diagnostics",
-    ("diagnose", "baseline"): "diagnostics",
-    ("overfit_one_batch", "disable_augmentation"): "diagnostics",
-}
-_FLAG_VALUES = [NAN, INF, -INF, -1, "False", None]
-
-# Seeds handed to NumPy unchecked: a raw SeedSequence error, or a bool taken as 1.
-_UNCHECKED_SEEDS = {
-    "check_batch_dependence": [NAN, INF, -INF, -1, True, "1"],
-    "input_independent_baseline": [NAN, INF, -INF, -1, True, "1"],
-}
-
-# (object, argument, repr(value)) -> "<subpackage>: <what>", each fixed on another branch.
-KNOWN_BUGS = {
-    **{
-        (name, flag, repr(value)): f"{sub}: `{flag}` is not checked with check_bool"
-        for (name, flag), sub in _UNCHECKED_FLAGS.items()
-        for value in _FLAG_VALUES
-    },
-    **{
-        (name, "seed", repr(value)): "diagnostics: `seed` goes to NumPy unchecked "
-        "(raw SeedSequence error; True taken as 1)"
-        for name, values in _UNCHECKED_SEEDS.items()
-        for value in values
-    },
-    # Hypothesis cases, keyed "any float": its shrunk counterexample is named.
-    **{
-        (name, "epsilon", "any float"): "optimizers: epsilon=0.0 is accepted, and a zero "
-        "gradient then steps by 0/0 = NaN (Hypothesis finds value=0.0)"
-        for name in keras_tricks.optimizers.__all__
-        if name not in ("get", "list_optimizers")
-    },
-}
+# (object, argument, repr(value)) -> "<subpackage>: <what>": a case that is known to
+# fail, marked `xfail(strict=True)` until its fix lands. Empty: every case passes.
+KNOWN_BUGS = {}
 
 
 # --- using an object once --------------------------------------------------

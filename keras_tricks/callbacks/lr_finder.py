@@ -9,14 +9,18 @@ import warnings
 import keras
 import numpy as np
 
-from keras_tricks._checks import check_int, check_positive, check_range
+from keras_tricks._checks import (
+    check_int,
+    check_learning_rate,
+    check_positive,
+    check_range,
+)
 from keras_tricks.callbacks._schedule_callback import (
     check_float_learning_rate,
     check_verbose,
 )
 
 _FLOAT32_TINY = float(np.finfo("float32").tiny)
-_FLOAT32_MAX = float(np.finfo("float32").max)
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -83,7 +87,7 @@ class LRFinder:
         seed=None,
     ):
         low = check_positive("min_learning_rate", min_learning_rate)
-        high = check_positive("max_learning_rate", max_learning_rate)
+        high = check_learning_rate("max_learning_rate", max_learning_rate, allow_zero=False)
         if high <= low:
             raise ValueError(
                 f"`max_learning_rate` must be > min_learning_rate={min_learning_rate!r}. "
@@ -94,11 +98,6 @@ class LRFinder:
             raise ValueError(
                 f"`min_learning_rate` must be >= {_FLOAT32_TINY:.7g}, the smallest normal "
                 f"float32. Received: min_learning_rate={min_learning_rate!r}"
-            )
-        if high > _FLOAT32_MAX:
-            raise ValueError(
-                f"`max_learning_rate` must be <= {_FLOAT32_MAX:.7g}, the largest float32. "
-                f"Received: max_learning_rate={max_learning_rate!r}"
             )
         check_int("num_steps", num_steps, minimum=2)
         check_range("smoothing", smoothing, 0.0, 1.0)

@@ -2,6 +2,10 @@
 
 import math
 
+import numpy as np
+
+from keras_tricks import _checks
+
 #: Severities of findings, mildest first. Only `"error"` predicts a broken run.
 SEVERITIES = ("info", "warning", "error")
 
@@ -60,13 +64,16 @@ class Report:
         severity="error",
     ):
         self.check = check
-        self.passed = bool(passed)
+        # NumPy's bools (what a comparison of arrays gives) count as bools.
+        self.passed = _checks.check_bool("passed", bool(passed) if isinstance(passed, np.bool_) else passed)
         self.summary = summary
         self.numbers = dict(numbers or {})
         self.advice = list(advice or [])
         self.curves = {k: [float(v) for v in c] for k, c in (curves or {}).items()}
         self.findings = list(findings or [])
-        self.skipped = bool(skipped)
+        self.skipped = _checks.check_bool(
+            "skipped", bool(skipped) if isinstance(skipped, np.bool_) else skipped
+        )
         if severity not in SEVERITIES[1:]:
             raise ValueError(
                 f"`severity` must be one of 'warning', 'error'. Received: severity={severity!r}"

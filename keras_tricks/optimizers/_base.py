@@ -26,6 +26,7 @@ from keras_tricks._checks import (
     check_positive,
     check_range,
 )
+from keras_tricks._checks import check_learning_rate as _checks_learning_rate
 from keras_tricks.optimizers import _math
 
 
@@ -46,7 +47,7 @@ def check_learning_rate(learning_rate):
             learning_rate,
             "must be a float, a `LearningRateSchedule` or a callable",
         )
-    return check_positive("learning_rate", learning_rate, allow_zero=True)
+    return _checks_learning_rate("learning_rate", learning_rate)
 
 
 # Variables of these dtypes are updated in float32, with float32 slots.

@@ -5,8 +5,12 @@ import math
 import keras
 from keras import ops
 
-from keras_tricks._checks import check_choice, check_int, check_range
-from keras_tricks.schedules._rates import check_learning_rate
+from keras_tricks._checks import (
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_range,
+)
 from keras_tricks.schedules._steps import as_step, divide
 
 _MODES = ("triangular", "triangular2", "exp_range")

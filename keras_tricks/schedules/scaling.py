@@ -4,8 +4,7 @@ import numbers
 
 import keras
 
-from keras_tricks._checks import check_int
-from keras_tricks.schedules._rates import FLOAT32_MAX, check_learning_rate
+from keras_tricks._checks import FLOAT32_MAX, check_int, check_learning_rate
 
 
 def scale_learning_rate(base_learning_rate, batch_size, base_batch_size=256):

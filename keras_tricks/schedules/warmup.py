@@ -3,8 +3,7 @@
 import keras
 from keras import ops
 
-from keras_tricks._checks import check_choice, check_int
-from keras_tricks.schedules._rates import check_learning_rate
+from keras_tricks._checks import check_choice, check_int, check_learning_rate
 from keras_tricks.schedules._steps import as_step, is_integer
 
 _MODES = ("linear", "constant")

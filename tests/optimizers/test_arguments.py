@@ -187,3 +187,11 @@ def test_keras_float_arguments_refuse_non_finite(cls):
             cls(**{name: value})
     cls(clipnorm=0.0)
     cls(clipnorm=None, clipvalue=None, global_clipnorm=None, loss_scale_factor=None)
+
+
+@every_optimizer
+def test_learning_rate_beyond_float32_is_refused(cls):
+    # Keras casts the rate to float32: 1e300 would step by inf and leave NaN weights.
+    message = r"`learning_rate` must be at most .*largest float32.*Received: learning_rate=1e\+300"
+    with pytest.raises(ValueError, match=message):
+        cls(learning_rate=1e300)
