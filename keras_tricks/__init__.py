@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from keras_tricks import (  # noqa: E402
     augment,
     callbacks,
+    datasets,
     diagnostics,
     layers,
     optimizers,
@@ -21,6 +22,7 @@ __all__ = [
     "__version__",
     "augment",
     "callbacks",
+    "datasets",
     "diagnostics",
     "layers",
     "optimizers",
