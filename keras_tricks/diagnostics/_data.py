@@ -270,6 +270,18 @@ def check_inputs(model, x, name):
         _fail(name, _describe(x), f"must fit the model's inputs ({error})")
 
 
+def require_batch(x, batch_size, name="data"):
+    """Refuse `x` when it holds fewer samples than one batch."""
+    n = _num_samples(x)
+    if n < batch_size:
+        _fail(
+            name,
+            f"{n} samples",
+            f"must hold at least one batch (batch_size={batch_size} samples); "
+            "pass a smaller `batch_size` for a small dataset",
+        )
+
+
 def check_model(model, name="model"):
     """Raise a `TypeError` unless `model` is a `keras.Model`."""
     if not isinstance(model, keras.Model):

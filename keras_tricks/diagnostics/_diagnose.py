@@ -72,14 +72,7 @@ def diagnose(model, data, batch_size=32, steps=100, baseline=True, strategy=None
         count = "all"
     x, y = _data.read(data, "data", count, model=model, batch_size=batch_size)
     _data.check_inputs(model, x, "data")
-    n = _data._num_samples(x)
-    if n < batch_size:
-        _data._fail(
-            "data",
-            f"{n} samples",
-            f"must hold at least one batch (batch_size={batch_size} samples); "
-            "pass a smaller `batch_size` for a small dataset",
-        )
+    _data.require_batch(x, batch_size)
     first = (_data._take(x, slice(0, batch_size)), _data._take(y, slice(0, batch_size)))
     reports = [lint_model(model, batch_size=batch_size, strategy=strategy, data=first[0])]
     reports.append(check_batch_dependence(model, first[0]))

@@ -266,13 +266,7 @@ def input_independent_baseline(
     n_val = int(round(n * validation_split))
     if n_val < 1 or n - n_val < 1:
         _data._fail("data", f"{n} samples", "must hold enough samples to split off a held-out part")
-    if n < batch_size:
-        _data._fail(
-            "data",
-            f"{n} samples",
-            f"must hold at least one batch (batch_size={batch_size} samples); "
-            "pass a smaller `batch_size` for a small dataset",
-        )
+    _data.require_batch(x, batch_size)
     order = np.random.default_rng(seed).permutation(n)
     x_train, y_train = _data._take(x, order[n_val:]), _data._take(y, order[n_val:])
     x_val, y_val = _data._take(x, order[:n_val]), _data._take(y, order[:n_val])
