@@ -49,7 +49,7 @@ def main():
     args = parser.parse_args()
     epochs = args.epochs or (2 if args.quick else 8)
     x_train, y_train, x_test, y_test, data = _data.load_arrays(
-        args, max_train=256 if args.quick else None, max_test=256 if args.quick else None
+        args, max_train=512 if args.quick else None, max_test=256 if args.quick else None
     )
     candidates = {
         "Adam": lambda: keras.optimizers.Adam(1e-3),
