@@ -5,13 +5,17 @@ default offline dataset ("digits") is written once into a directory the whole
 module shares, so every script reads it back through tensorflow-datasets.
 """
 
+import argparse
+import importlib.util
 import math
 import os
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 
 import keras_tricks
 
@@ -25,6 +29,55 @@ def data_dir(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("tfds"))
     keras_tricks.datasets.load("digits", data_dir=directory)
     return directory
+
+
+def _examples_data():
+    spec = importlib.util.spec_from_file_location("_data", os.path.join(ROOT, "examples", "_data.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _args(module, *argv, image_size=8):
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser, image_size=image_size)
+    return parser.parse_args(list(argv))
+
+
+def test_digits_arrays_are_floats_in_0_1(data_dir):
+    module = _examples_data()
+    x_train, y_train, x_test, y_test, data = module.load_arrays(
+        _args(module, "--data-dir", data_dir), max_train=100
+    )
+    assert x_train.shape == (100, 8, 8, 1) and x_test.shape == (359, 8, 8, 1)
+    assert x_train.dtype == "float32" and y_train.dtype == "int64"
+    # No resize at the dataset's own size: exactly the uint8 grey levels / 255.
+    images = next(iter(data.train.batch(100)))[0].numpy()
+    np.testing.assert_array_equal(x_train, images.astype("float32") / 255.0)
+    assert set(np.unique(y_test)) == set(range(10))
+
+
+def test_another_tfds_name_is_resized_to_the_script_size(tmp_path):
+    module = _examples_data()
+    with tfds.testing.mock_data(num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE):
+        x_train, _, _, _, data = module.load_arrays(
+            _args(module, "--dataset", "mnist", "--data-dir", str(tmp_path))
+        )
+        same, _, _, _, _ = module.load_arrays(
+            _args(module, "--dataset", "mnist", "--data-dir", str(tmp_path), "--image-size", "28")
+        )
+    assert data.input_shape == (28, 28, 1)
+    assert x_train.shape == (6, 8, 8, 1) and same.shape == (6, 28, 28, 1)
+    for images in (x_train, same):
+        assert images.dtype == "float32" and 0.0 <= images.min() and images.max() <= 1.0
+
+
+def test_an_unknown_dataset_is_a_one_line_exit(tmp_path):
+    module = _examples_data()
+    with pytest.raises(SystemExit, match=r"^error: .*Received: name='no_such_dataset'$"):
+        module.load_arrays(_args(module, "--dataset", "no_such_dataset", "--data-dir", str(tmp_path)))
+    with pytest.raises(SystemExit, match=r"--image-size must be >= 1\. Received: 0"):
+        module.load_arrays(_args(module, "--image-size", "0"))
 
 
 def _run(script, *args):
