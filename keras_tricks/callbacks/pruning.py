@@ -1,5 +1,8 @@
 """The callback that drives pruning during `fit()`."""
 
+import json
+import warnings
+
 import keras
 import numpy as np
 
@@ -21,6 +24,13 @@ class Pruning(keras.callbacks.Callback):
     overall sparsity of the pruned weights into `logs` as `pruning/sparsity`
     (and, with `log_per_layer=True`, one `pruning/<layer>` entry per wrapped
     layer), so `History`, `TensorBoard` and the progress bar see it.
+
+    At the end of `fit()` it warns when a schedule with a finite `end_step`
+    was left short of it: the last training step came before `end_step` and
+    the sparsity the schedule had reached is more than 0.1 point below its
+    target (`schedule.sparsity(end_step)`). The warning gives the sparsity of
+    the weights that schedule prunes, the target, and the step reached against
+    `end_step`. `ConstantSparsity` with `end_step=-1` never warns.
 
     Args:
         log_per_layer: bool, also log each wrapped layer's sparsity.
@@ -83,6 +93,42 @@ class Pruning(keras.callbacks.Callback):
         for wrapper in self._wrappers:
             wrapper._driven = False
         self._epoch_step = None
+        self._warn_if_short()
+
+    def _warn_if_short(self):
+        """Warn for each schedule whose `end_step` training stopped short of."""
+        if not self._wrappers:
+            return
+        steps = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        # The last step whose masks were applied: the last batch begin seen.
+        last = steps - 1 if self._last_step is None else self._last_step
+        groups = {}  # one warning per schedule, however many layers share it
+        for name, wrapper in zip(self._names, self._wrappers, strict=True):
+            schedule = wrapper.pruning_schedule
+            end_step = getattr(schedule, "end_step", -1)
+            if end_step == -1 or last >= end_step:
+                continue
+            key = (type(schedule).__name__, json.dumps(schedule.get_config(), sort_keys=True))
+            groups.setdefault(key, (schedule, []))[1].append(name)
+        for schedule, names in groups.values():
+            target = float(schedule.sparsity(schedule.end_step))
+            updated = schedule._latest_pruning_step(-1, last) if last >= 0 else None
+            reached = 0.0 if updated is None else float(schedule.sparsity(updated))
+            if reached >= target - 1e-3:
+                continue
+            counts = [count for name in names for count in self._counts[name]]
+            size = sum(n for _, n in counts)
+            sparsity = sum(z for z, _ in counts) / size if size else 0.0
+            when = "never updated" if updated is None else f"last updated at step {updated}"
+            warnings.warn(
+                f"Pruning stopped short of the schedule's end: {type(schedule).__name__} "
+                f"reaches its target sparsity {target:.1%} at end_step={schedule.end_step}, "
+                f"but training ended at step {steps} (masks {when}); the weights it prunes "
+                f"({len(names)} layer{'s' if len(names) != 1 else ''}) are at "
+                f"{sparsity:.1%} sparsity. Train for more steps (at least "
+                f"{schedule.end_step + 1} in all) or lower `end_step`.",
+                stacklevel=2,
+            )
 
     def _assign(self, updates):
         # One graph for every wrapper updated at this step: no per-op or

@@ -172,3 +172,58 @@ def test_a_custom_schedule_that_overrides_should_prune():
     record = _Sparsity()
     _fit(model, 8, [Pruning(), record])
     assert record.seen == [(0, 0.0), (4, 0.5)]
+
+
+def _short_warnings(record):
+    return [str(w.message) for w in record if "stopped short" in str(w.message)]
+
+
+def test_warns_when_fit_ends_before_end_step():
+    # 8 steps of a schedule that reaches 80% only at step 100.
+    model = _pruned(PolynomialDecay(0.0, 0.8, begin_step=0, end_step=100, frequency=1))
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        history = model.fit(
+            rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2, epochs=1,
+            callbacks=[Pruning()], verbose=0,
+        )
+    messages = _short_warnings(record)
+    assert len(messages) == 1, messages  # one warning for the schedule both layers share
+    reached = history.history["pruning/sparsity"][-1]
+    assert 0.0 < reached < 0.8
+    assert (
+        f"PolynomialDecay reaches its target sparsity 80.0% at end_step=100, but training "
+        f"ended at step 8 (masks last updated at step 7); the weights it prunes (2 layers) "
+        f"are at {reached:.1%} sparsity. Train for more steps (at least 101 in all)"
+    ) in messages[0]
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        PolynomialDecay(0.0, 0.8, begin_step=0, end_step=6, frequency=2),  # reached
+        ConstantSparsity(0.5, begin_step=0, end_step=100, frequency=1),  # at target from 0
+        ConstantSparsity(0.5, begin_step=100),  # end_step=-1: never warns
+    ],
+    ids=["polynomial_reached", "constant_finite_end", "constant_no_end"],
+)
+def test_no_warning_when_end_step_is_reached_or_has_no_end(schedule):
+    model = _pruned(schedule)
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(
+            rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2, epochs=1,
+            callbacks=[Pruning()], verbose=0,
+        )
+    assert _short_warnings(record) == []
+
+
+def test_warns_when_begin_step_is_never_reached():
+    model = _pruned(ConstantSparsity(0.5, begin_step=50, end_step=60, frequency=1))
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match=r"target sparsity 50\.0% at end_step=60.*"
+                      r"ended at step 8 \(masks never updated\).*at 0\.0% sparsity"):
+        model.fit(rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2,
+                  callbacks=[Pruning()], verbose=0)
