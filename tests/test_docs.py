@@ -8,7 +8,9 @@
   Blocks marked ```` ```bash ```` or with no language are not run.
 """
 
+import concurrent.futures
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -71,42 +73,80 @@ def test_python_blocks_are_found(tmp_path):
     assert python_blocks(path) == [(2, "x = 1\n"), (11, "y = x\n")]
 
 
-@pytest.fixture(scope="module")
-def tfds_data_dir(tmp_path_factory):
-    """One TFDS data folder for every file: `datasets.load()` writes digits once."""
-    return tmp_path_factory.mktemp("tensorflow_datasets")
-
-
-@pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_doc_blocks_run_as_pasted(path, tmp_path, tfds_data_dir):
-    import json
-
+def _run_file(path, work, data_dir):
+    """Run the python blocks of `path` in a fresh process; `(name, rc, stderr)`."""
+    name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
     blocks = python_blocks(path)
     if not blocks:
-        pytest.skip(f"{path.name} has no python block")
-    name = str(path.relative_to(ROOT))
-    (tmp_path / "blocks.json").write_text(json.dumps(blocks))
-    (tmp_path / "runner.py").write_text(_RUNNER)
+        return name, None, ""
+    work.mkdir(parents=True)
+    (work / "blocks.json").write_text(json.dumps(blocks))
+    (work / "runner.py").write_text(_RUNNER)
+    cwd = work / "cwd"
+    cwd.mkdir()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env.setdefault("KERAS_BACKEND", "tensorflow")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["MPLBACKEND"] = "Agg"
-    env["TFDS_DATA_DIR"] = str(tfds_data_dir)  # what `load()` writes stays out of ~
-    work = tmp_path / "cwd"
-    work.mkdir()
+    env["TFDS_DATA_DIR"] = str(data_dir)  # what `load()` writes stays out of ~
     done = subprocess.run(
-        [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "blocks.json"), name],
-        cwd=work,
+        [sys.executable, str(work / "runner.py"), str(work / "blocks.json"), name],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
-    if done.returncode != 0:
-        failed = re.search(r"DOC-BLOCK-FAILED (\S+)", done.stderr)
+    return name, done.returncode, done.stderr
+
+
+def test_a_failing_block_is_named_by_file_and_line(tmp_path):
+    path = tmp_path / "sample.md"
+    path.write_text("```python\nvalue = 1\n```\n\n```python\nassert value == 2\n```\n")
+    name, rc, stderr = _run_file(path, tmp_path / "run", tmp_path / "data")
+    assert name == "sample.md" and rc == 1
+    assert "DOC-BLOCK-FAILED sample.md:5" in stderr  # the second block, same namespace
+    assert "AssertionError" in stderr
+
+
+@pytest.fixture(scope="module")
+def doc_runs(tmp_path_factory):
+    """Every file's blocks, run once, two files at a time (each process is
+    mostly TensorFlow's single-threaded import); `{name: (rc, stderr)}`.
+
+    The digits dataset is written once into a shared TFDS folder first (the
+    blocks find it through `$TFDS_DATA_DIR`), so that two processes never
+    build it at the same time.
+    """
+    from keras_tricks import datasets
+
+    base = tmp_path_factory.mktemp("doc_blocks")
+    data_dir = base / "tensorflow_datasets"
+    datasets.load("digits", data_dir=str(data_dir))
+    runs = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(_run_file, path, base / str(i), data_dir)
+            for i, path in enumerate(DOC_FILES)
+        ]
+        for future in futures:
+            name, rc, err = future.result()
+            if rc is not None:
+                runs[name] = (rc, err)
+    return runs
+
+
+@pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_doc_blocks_run_as_pasted(path, doc_runs):
+    name = str(path.relative_to(ROOT))
+    if name not in doc_runs:
+        pytest.skip(f"{name} has no python block")
+    rc, stderr = doc_runs[name]
+    if rc != 0:
+        failed = re.search(r"DOC-BLOCK-FAILED (\S+)", stderr)
         where = failed.group(1) if failed else name
-        pytest.fail(f"code block at {where} failed:\n{done.stderr[-4000:]}", pytrace=False)
+        pytest.fail(f"code block at {where} failed:\n{stderr[-4000:]}", pytrace=False)
 
 
 def test_mkdocs_build_strict(tmp_path):
