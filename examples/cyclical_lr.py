@@ -69,10 +69,10 @@ def main():
     range_path = os.path.join(args.out, "lr_range_test.png")
     result.plot().savefig(range_path, dpi=120)
 
-    # clr_bounds = (where the loss starts to fall, where it stops falling).
-    # The minimum of a noisy curve sits in its ragged bottom, at the edge of
-    # divergence; with momentum 0.9 the steepest-descent rate is the safer top.
-    base, top = result.clr_bounds[0], result.suggested_learning_rate
+    # clr_bounds = (where the loss starts to fall, where it falls fastest):
+    # the bounds to cycle in, as the plot shades them. The minimum of the
+    # curve sits at the edge of divergence, so it is not the top bound.
+    base, top = result.clr_bounds
     clr = keras_tricks.callbacks.CyclicalLR(
         base, top, step_size=4 * steps_per_epoch, mode="triangular2"
     )

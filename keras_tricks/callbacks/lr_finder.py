@@ -254,9 +254,12 @@ class LRFinderResult:
         min_over_ten_learning_rate: `min_loss_learning_rate / 10`, the other
             common rule.
         suggested_learning_rate: `steepest_learning_rate`.
-        clr_bounds: `(base, max)` for `CyclicalLearningRate`: `base` where the
-            smoothed loss has made the first 10% of its fall, `max` where it
-            stops falling (its minimum).
+        clr_bounds: `(base, max)`, the bounds to pass to `CyclicalLearningRate`
+            or `CyclicalLR` as they are: `base` where the smoothed loss has
+            made the first 10% of its fall (never above `max`), `max` the
+            steepest-descent rate, where the loss still falls fast. The
+            minimum of the loss (`min_loss_learning_rate`) is not a bound: it
+            sits at the edge of divergence. `plot()` shades this interval.
     """
 
     def __init__(self, learning_rates, losses, smoothed_losses):
@@ -292,7 +295,9 @@ class LRFinderResult:
             steepest = began = lowest
         self.steepest_learning_rate = float(rates[steepest])
         self.suggested_learning_rate = self.steepest_learning_rate
-        self.clr_bounds = (float(rates[began]), self.min_loss_learning_rate)
+        # One meaning everywhere (examples, docs, plot): the range to cycle
+        # in, from where the loss starts to fall to the steepest descent.
+        self.clr_bounds = (float(rates[min(began, steepest)]), self.steepest_learning_rate)
 
     def __repr__(self):
         return (
@@ -306,8 +311,9 @@ class LRFinderResult:
 
         Returns:
             A `matplotlib.figure.Figure` (drawn with the Agg canvas, so no
-            display is needed): raw and smoothed loss, the suggested rate and
-            the CLR bounds.
+            display is needed): raw and smoothed loss, `clr_bounds` shaded
+            (its top is the suggested rate, dashed) and the minimum of the
+            smoothed loss, dotted.
         """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -317,12 +323,21 @@ class LRFinderResult:
         axes = figure.add_subplot()
         axes.plot(self.learning_rates, self.losses, alpha=0.3, label="loss")
         axes.plot(self.learning_rates, self.smoothed_losses, label="smoothed loss")
-        axes.axvspan(*self.clr_bounds, color="tab:green", alpha=0.15, label="CLR bounds")
+        base, top = self.clr_bounds
+        axes.axvspan(
+            base, top, color="tab:green", alpha=0.15, label=f"clr_bounds: {base:.3g} to {top:.3g}"
+        )
         axes.axvline(
             self.suggested_learning_rate,
             color="tab:red",
             linestyle="--",
             label=f"steepest: {self.suggested_learning_rate:.3g}",
+        )
+        axes.axvline(
+            self.min_loss_learning_rate,
+            color="tab:gray",
+            linestyle=":",
+            label=f"minimum: {self.min_loss_learning_rate:.3g}",
         )
         axes.set_xscale("log")
         finite = self.smoothed_losses[np.isfinite(self.smoothed_losses)]
