@@ -32,7 +32,7 @@ QUICK = {
     "warmup_epochs": 0.5,
     "max_train": 1200,
     "max_test": 400,
-    "range_test_steps": 30,
+    "range_test_steps": 80,
     "diagnose_steps": 10,
 }
 FULL = {"range_test_steps": 100, "diagnose_steps": 40}

@@ -114,6 +114,11 @@ def range_test_bounds(name):
     return (1e-4, 10.0) if name == "sgd" else (1e-6, 1.0)
 
 
+def fallback_learning_rate(name):
+    """The rate used when the range test finds no fall of the loss."""
+    return 3e-2 if name == "sgd" else 3e-3
+
+
 def compile_model(model, optimizer_name, learning_rate):
     model.compile(
         optimizer=optimizer(optimizer_name, learning_rate),

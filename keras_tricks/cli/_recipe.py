@@ -11,8 +11,6 @@ import numpy as np
 from keras_tricks import callbacks, diagnostics, pruning, schedules
 from keras_tricks.cli import _model
 
-# The range test's suggestion is used only when it is a finite positive rate.
-_FALLBACK_LEARNING_RATE = 1e-3
 _DIAGNOSE_LEARNING_RATE = 3e-3
 # Half a cyclical-LR cycle, in epochs (Smith: 2 to 8).
 _HALF_CYCLE_EPOCHS = 2
@@ -103,14 +101,22 @@ def range_test(model, splits, args):
 
 
 def chosen_rates(result_numbers, args):
-    """The constant rate and the cyclical bounds the training uses, and why."""
+    """The constant rate and the cyclical bounds the training uses, and why.
+
+    The range test's numbers are used when its curve fell: a minimum in the
+    first tenth of the sweep (or a rate that is not finite) means the loss
+    never fell, and a fallback rate for the optimizer is used instead.
+    """
     suggested = result_numbers["suggested_learning_rate"]
     low, high = result_numbers["clr_bounds"]
     if args.learning_rate is not None:
         return args.learning_rate, (args.learning_rate / 10.0, args.learning_rate), "--learning-rate"
-    if not (_finite(suggested) and suggested > 0 and _finite(low) and _finite(high)):
-        rate = _FALLBACK_LEARNING_RATE
-        return rate, (rate / 10.0, rate), "fallback (the range test found no usable curve)"
+    start, end = result_numbers["min_learning_rate"], result_numbers["max_learning_rate"]
+    first_tenth = start * (end / start) ** 0.1
+    usable = all(_finite(v) and v > 0 for v in (suggested, low, high))
+    if not usable or high <= first_tenth:
+        rate = _model.fallback_learning_rate(args.optimizer)
+        return rate, (rate / _MAX_CYCLE_RATIO, rate), "fallback (the range test's loss did not fall)"
     # Smith's base is 1/3 to 1/4 of the maximum; a noisy curve can put the
     # start of the fall decades lower, where the cycle would waste its time.
     low = min(max(low, high / _MAX_CYCLE_RATIO), high / 2.0)

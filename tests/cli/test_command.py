@@ -222,18 +222,24 @@ def test_every_normalization_builds(kind):
 
 def test_chosen_rates():
     args = _args.parse([])
-    numbers = {"suggested_learning_rate": 1e-3, "clr_bounds": [1e-6, 1e-2]}
+    sweep = {"min_learning_rate": 1e-6, "max_learning_rate": 1.0}
+    numbers = {**sweep, "suggested_learning_rate": 1e-3, "clr_bounds": [1e-6, 1e-2]}
     # The lower bound is raised to a tenth of the upper one.
     assert _recipe.chosen_rates(numbers, args) == (1e-3, (1e-3, 1e-2), "range test")
-    numbers = {"suggested_learning_rate": float("nan"), "clr_bounds": [1e-6, 1e-2]}
-    assert _recipe.chosen_rates(numbers, args)[2].startswith("fallback")
+    numbers = {**sweep, "suggested_learning_rate": float("nan"), "clr_bounds": [1e-6, 1e-2]}
+    rate, bounds, source = _recipe.chosen_rates(numbers, args)
+    assert (rate, *bounds) == pytest.approx((3e-3, 3e-4, 3e-3)) and source.startswith("fallback")
+    # The loss never fell: its minimum is at the start of the sweep.
+    numbers = {**sweep, "suggested_learning_rate": 1e-6, "clr_bounds": [1e-6, 2e-6]}
+    rate, bounds, source = _recipe.chosen_rates(numbers, args)
+    assert (rate, *bounds) == pytest.approx((3e-3, 3e-4, 3e-3)) and source.startswith("fallback")
     args = _args.parse(["--learning-rate", "0.5"])
     assert _recipe.chosen_rates(numbers, args)[:2] == (0.5, (0.05, 0.5))
 
 
 def test_quick_caps_the_run():
     args = _args.parse(["--quick", "--epochs", "50", "--batch-size", "256"])
-    assert (args.epochs, args.batch_size, args.range_test_steps) == (2, 32, 30)
+    assert (args.epochs, args.batch_size, args.range_test_steps) == (2, 32, 80)
     args = _args.parse(["--epochs", "50"])
     assert (args.epochs, args.max_train) == (50, None)
 
