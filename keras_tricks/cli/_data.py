@@ -15,7 +15,11 @@ _CACHE_BYTES = 2 * 1024**3
 
 @dataclasses.dataclass
 class Splits:
-    """Batched `tf.data` pipelines of `(float32 image in [0, 255], int64 label)`."""
+    """Batched `tf.data` pipelines of `(float32 image in [0, 255], int64 label)`.
+
+    `train_examples` and `validation_examples` are the same, unbatched (for a
+    hypermodel that draws its own batch size).
+    """
 
     name: str
     train: object
@@ -28,6 +32,8 @@ class Splits:
     num_validation: int
     num_test: int
     resized: bool
+    train_examples: object
+    validation_examples: object
 
 
 def image_size(input_shape, requested):
@@ -81,27 +87,33 @@ def load(args):
     cache = (num_train + num_validation + num_test) * bytes_per_image <= _CACHE_BYTES
     autotune = tf.data.AUTOTUNE
 
-    def pipeline(dataset, shuffle):
+    # One worker: sharding by file or data is pointless and only warns.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+
+    def examples(dataset, shuffle):
         dataset = dataset.map(to_float, num_parallel_calls=autotune)
         if cache:
             dataset = dataset.cache()
         if shuffle:
             dataset = dataset.shuffle(min(num_train, 10_000), seed=args.seed)
+        return dataset.with_options(options)
+
+    def pipeline(dataset):
         dataset = dataset.batch(args.batch_size).prefetch(autotune)
-        # One worker: sharding by file or data is pointless and only warns.
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        dataset = dataset.with_options(options)
         if cache:  # fill the cache now: a partial read of a cache discards it
             for _ in dataset:
                 pass
         return dataset
 
+    train_examples = examples(train, shuffle=True)
+    validation_examples = examples(validation, shuffle=False)
+
     return Splits(
         name=data.name,
-        train=pipeline(train, shuffle=True),
-        validation=pipeline(validation, shuffle=False),
-        test=pipeline(test, shuffle=False),
+        train=pipeline(train_examples),
+        validation=pipeline(validation_examples),
+        test=pipeline(examples(test, shuffle=False)),
         num_classes=data.num_classes,
         input_shape=shape,
         class_names=list(data.class_names),
@@ -109,4 +121,6 @@ def load(args):
         num_validation=num_validation,
         num_test=num_test,
         resized=bool(size),
+        train_examples=train_examples,
+        validation_examples=validation_examples,
     )

@@ -111,7 +111,7 @@ def optimizer(name, learning_rate):
 
 def range_test_bounds(name):
     """`(min, max)` learning rates of the range test for an optimizer."""
-    return (1e-4, 10.0) if name == "sgd" else (1e-6, 1.0)
+    return (1e-4, 10.0) if name == "sgd" else (1e-5, 1.0)
 
 
 def fallback_learning_rate(name):

@@ -84,8 +84,8 @@ def range_test(model, splits, args):
     """Step 2: the LR range test on the (compiled, untrained) model."""
     low, high = _model.range_test_bounds(args.optimizer)
     finder = callbacks.LRFinder(
-        low, high, num_steps=args.range_test_steps, verbose=min(args.verbose, 1),
-        seed=args.seed,
+        low, high, num_steps=args.range_test_steps, smoothing=args.range_test_smoothing,
+        verbose=min(args.verbose, 1), seed=args.seed,
     )
     result = finder.find(model, splits.train)
     suggested, bounds = result.suggested_learning_rate, tuple(result.clr_bounds)
@@ -151,6 +151,7 @@ def train(model, splits, args, rate, bounds):
         splits.train,
         validation_data=splits.validation,
         epochs=args.epochs,
+        shuffle=False,  # the pipeline shuffles
         callbacks=[learning_rate_callback(args, rate, bounds, steps), stopping, recorder],
         verbose=args.verbose,
     )
@@ -185,9 +186,10 @@ def tune(splits, args, strategy, directory):
         overwrite=True,
         distribution_strategy=strategy,
     )
+    # Unbatched: the hypermodel batches by the batch size it draws.
     tuner.search(
-        splits.train,
-        validation_data=splits.validation,
+        splits.train_examples,
+        validation_data=splits.validation_examples,
         epochs=args.tune_epochs,
         verbose=args.verbose,
     )
@@ -213,8 +215,14 @@ def _gzip_size(path):
 
 
 def _sizes(model, path):
-    """Bytes of `model`'s weights file (`.weights.h5`) and of its gzip."""
-    model.save_weights(path)
+    """Bytes of `model`'s weights file (`.weights.h5`) and of its gzip.
+
+    Saved from an uncompiled copy: a compiled model's weights file also holds
+    its optimizer's variables (Adam's two moments triple it).
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.save_weights(path)
     return os.path.getsize(path), _gzip_size(path)
 
 
@@ -236,6 +244,7 @@ def prune(model, splits, args, strategy, rate, output):
         splits.train,
         validation_data=splits.validation,
         epochs=args.prune_epochs,
+        shuffle=False,
         callbacks=[callbacks.Pruning(), recorder],
         verbose=args.verbose,
     )

@@ -74,12 +74,15 @@ def test_quick_run_writes_summary_with_every_number(quick_run):
     rates = np.array(training["learning_rate_per_step"])
     assert rates[0] == 0.0 and rates.max() <= high * (1 + 1e-6)
     assert len(rates) == training["epochs_run"] * training["steps_per_epoch"]
-    # Well above chance (0.1) after two short epochs.
-    assert training["test_accuracy"] > 0.3
+    # Well above chance (0.1) after two short epochs (about 0.8 seen).
+    assert training["test_accuracy"] > 0.4
     pruning = summary["pruning"]
     assert pruning["sparsity"] == pytest.approx(0.5, abs=0.02)
     assert pruning["sparsity_per_step"][-1] == pytest.approx(0.5, abs=0.02)
-    assert pruning["pruned_weights_gzip_bytes"] < pruning["dense_weights_gzip_bytes"]
+    # Half the weights are zeros: fewer bytes gzipped. (The dense file holds no
+    # optimizer state: with Adam's moments it gzipped to 3 times more.)
+    assert pruning["pruned_weights_gzip_bytes"] < 0.8 * pruning["dense_weights_gzip_bytes"]
+    assert pruning["gzip_compression_ratio"] < 3.0
     assert pruning["test_accuracy"] > 0.2
     matrix = np.array(summary["confusion_matrix"])
     assert matrix.shape == (10, 10) and matrix.sum() == summary["dataset"]["num_test"]
