@@ -73,6 +73,8 @@ def diagnose(splits, args, strategy):
 
 
 def _number(value):
+    if value is None:
+        return None
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -194,8 +196,10 @@ def tune(splits, args, strategy, directory):
         verbose=args.verbose,
     )
     trials = tuner.oracle.get_best_trials(num_trials=args.tune)
+    failed = [t for t in tuner.oracle.trials.values() if t.status == "FAILED"]
     return {
         "trials": len(tuner.oracle.trials),
+        "failed_trials": len(failed),
         "epochs_per_trial": args.tune_epochs,
         "best_val_accuracy": _number(trials[0].score) if trials else None,
         "best_hyperparameters": {k: _plain(v) for k, v in trials[0].hyperparameters.values.items()}

@@ -190,7 +190,7 @@ def write_html(summary, folder, path):
         parts.append("<p>Not run (use --tune N).</p>")
     else:
         parts.append(_table([
-            ("trials", tuning["trials"]),
+            ("trials (failed)", f"{tuning['trials']} ({tuning['failed_trials']})"),
             ("best validation accuracy", tuning["best_val_accuracy"]),
             *tuning["best_hyperparameters"].items(),
         ]))
@@ -234,7 +234,8 @@ def summary_lines(summary):
     ]
     if summary["tuning"] is not None:
         lines.append(
-            f"  tuner: {summary['tuning']['trials']} trials, best validation accuracy "
+            f"  tuner: {summary['tuning']['trials']} trials "
+            f"({summary['tuning']['failed_trials']} failed), best validation accuracy "
             f"{_format(summary['tuning']['best_val_accuracy'])}"
         )
     if pruned is not None:

@@ -258,5 +258,6 @@ def test_tune_runs_a_random_search(tmp_path, data_dir):
     assert code == 0
     with open(os.path.join(output, "summary.json")) as f:
         tuning = json.load(f)["tuning"]
-    assert tuning["trials"] == 1 and 0.0 <= tuning["best_val_accuracy"] <= 1.0
+    assert (tuning["trials"], tuning["failed_trials"]) == (1, 0)
+    assert 0.0 <= tuning["best_val_accuracy"] <= 1.0
     assert tuning["best_hyperparameters"]
