@@ -70,6 +70,13 @@ def run(args):
             be written, or `--tune` lacks Keras Tuner or `keras_tricks.tuning`.
     """
     try:
+        import matplotlib  # noqa: F401  (the plots; checked before hours of training)
+    except ImportError:
+        raise CommandError(
+            "the report needs matplotlib: pip install matplotlib "
+            "(or keras_tricks[examples])"
+        ) from None
+    try:
         os.makedirs(args.output, exist_ok=True)
     except OSError as error:
         raise CommandError(f"cannot create the output folder {args.output!r}: {error.strerror}") from None

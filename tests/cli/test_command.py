@@ -177,6 +177,13 @@ def test_no_network_for_a_remote_dataset_is_exit_1(monkeypatch, tmp_path, capsys
     ]
 
 
+def test_missing_matplotlib_is_exit_1_before_any_work(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
+    assert main(["--output", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.startswith("keras-tricks: error: the report needs matplotlib")
+    assert not (tmp_path / "out").exists()
+
+
 def test_remote_dataset_is_loaded_and_resized_through_tfds(data_dir):
     args = _args.parse(
         ["--dataset", "mnist", "--data-dir", data_dir, "--image-size", "16", "--batch-size", "8"]
