@@ -192,16 +192,19 @@ class ImageClassifierHyperModel(keras_tuner.HyperModel):
 
     def _optimizer(self, hp):
         optimizer = spaces.optimizer(hp, self.optimizers, self.learning_rate_range)
-        _, learning_rate = spaces.batch_size_and_learning_rate(
-            hp,
-            float(optimizer.learning_rate),
-            self.base_batch_size,
-            self.batch_sizes,
-        )
+        learning_rate = self._learning_rate(hp)
         optimizer.learning_rate = learning_rate
         # Declared now, so that the tuner sees them from the first build.
         self._schedule(hp, learning_rate, steps_per_epoch=1)
         return optimizer
+
+    def _learning_rate(self, hp):
+        """The drawn learning rate, scaled to the drawn batch size."""
+        drawn = hp.get(f"{hp.get('optimizer')}_learning_rate")
+        _, learning_rate = spaces.batch_size_and_learning_rate(
+            hp, drawn, self.base_batch_size, self.batch_sizes
+        )
+        return learning_rate
 
     def _schedule(self, hp, learning_rate, steps_per_epoch):
         """The drawn learning-rate callback, or `None` for a constant rate."""
@@ -229,10 +232,9 @@ class ImageClassifierHyperModel(keras_tuner.HyperModel):
         validation = kwargs.get("validation_data")
         if _is_dataset(validation):
             kwargs["validation_data"] = _batched(validation, batch_size, len(self.input_shape))
-        learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         callback = None
         if steps is not None:
-            callback = self._schedule(hp, learning_rate, steps)
+            callback = self._schedule(hp, self._learning_rate(hp), steps)
         if callback is not None:
             kwargs["callbacks"] = [*kwargs.get("callbacks", []), callback]
         return model.fit(*args, **kwargs)

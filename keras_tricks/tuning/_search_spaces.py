@@ -42,13 +42,24 @@ def branch(hp, parent_name, parent_value):
     hyperparameters return inside is its value were it chosen: use it only
     when `parent_value` is the value drawn.
     """
-    saved = hp.values[parent_name]
+    if hp.values.get(parent_name) == parent_value:  # the drawn branch
+        with hp.conditional_scope(parent_name, [parent_value]):
+            yield
+        return
+    # Keras Tuner keeps values for active hyperparameters only: the branch's
+    # get their defaults while it is entered, and the values are restored
+    # after, so the trial's own are left as they were.
+    saved = dict(hp.values)
     hp.values[parent_name] = parent_value
+    for hyperparameter in hp.space:
+        if hyperparameter.name not in hp.values and hp.is_active(hyperparameter):
+            hp.values[hyperparameter.name] = hyperparameter.default
     try:
         with hp.conditional_scope(parent_name, [parent_value]):
             yield
     finally:
-        hp.values[parent_name] = saved
+        hp.values.clear()
+        hp.values.update(saved)
 
 
 def _fail(name, value, requirement):

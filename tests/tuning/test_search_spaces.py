@@ -256,6 +256,20 @@ def test_hypermodel_build_compiles_with_a_built_optimizer():
     assert model.output_shape == (None, 10)
 
 
+def test_hypermodel_with_every_trick_round_trips_through_keras_file(tmp_path):
+    hypermodel = tuning.ImageClassifierHyperModel((8, 8, 1), 10, seed=1)
+    hp = _hp(normalization="instance", drop_connect=True, optimizer="adabeliefinject")
+    model = hypermodel.build(hp)
+    assert [type(x).__name__ for x in model.layers[1].layers] == [
+        "RandomAffine", "RandomPhotometric"]
+    assert isinstance(model.layers[-1], layers.DropConnect)
+    images = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 1)).astype("float32")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert type(loaded.optimizer) is optimizers.AdaBeliefInject
+    np.testing.assert_allclose(loaded(images), model(images), rtol=1e-5, atol=1e-6)
+
+
 def test_a_tuner_builds_the_hypermodel_once_to_see_its_space(tmp_path):
     # Keras Tuner rebuilds a model until it has seen each conditional scope
     # active: 92 builds of this one before `branch`.
