@@ -11,6 +11,10 @@ from keras_tricks.tuning import _search_spaces as spaces
 
 _SCHEDULES = ("constant", "warmup", "cyclical")
 
+# Examples held when shuffling an unbatched dataset (as many as the digits'
+# training split, so a small dataset is shuffled whole).
+_SHUFFLE_BUFFER = 2048
+
 
 def _fail(name, value, requirement):
     raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
@@ -39,7 +43,9 @@ class ImageClassifierHyperModel(keras_tuner.HyperModel):
 
     `fit(hp, model, ...)` trains with the drawn batch size (arrays get it as
     `batch_size`; an unbatched `tf.data.Dataset`, as
-    `keras_tricks.datasets.load` returns, is batched with it) and the drawn
+    `keras_tricks.datasets.load` returns, is shuffled with `seed` and
+    batched with it, its validation data batched; a batched one is used as
+    it is) and the drawn
     learning-rate schedule: `"constant"`, `"warmup"` (`tuning.warmup`) or
     `"cyclical"` (`tuning.cyclical_learning_rate`, peaking at the drawn rate).
 
@@ -220,7 +226,10 @@ class ImageClassifierHyperModel(keras_tuner.HyperModel):
         args = list(args)
         x = args[0] if args else kwargs.get("x")
         if _is_dataset(x):
-            x = _batched(x, batch_size, len(self.input_shape))
+            x = _batched(x, batch_size, len(self.input_shape), shuffle_seed=self.seed)
+            # Keras shuffles arrays only; it warns that a dataset's `shuffle`
+            # is ignored unless told False.
+            kwargs.setdefault("shuffle", False)
             if args:
                 args[0] = x
             else:
@@ -248,13 +257,19 @@ def _is_dataset(data):
     return isinstance(data, tf.data.Dataset)
 
 
-def _batched(dataset, batch_size, image_rank):
-    """`dataset` batched by `batch_size` when its images are unbatched."""
+def _batched(dataset, batch_size, image_rank, shuffle_seed=False):
+    """`dataset` batched by `batch_size` when its images are unbatched.
+
+    With `shuffle_seed` not `False` (training data), shuffled first, every
+    epoch anew, with that seed (`None`: unseeded).
+    """
     spec = dataset.element_spec
     image = spec[0] if isinstance(spec, (tuple, list)) else spec
-    if image.shape.rank == image_rank:
-        return dataset.batch(batch_size)
-    return dataset
+    if image.shape.rank != image_rank:
+        return dataset
+    if shuffle_seed is not False:
+        dataset = dataset.shuffle(_SHUFFLE_BUFFER, seed=shuffle_seed)
+    return dataset.batch(batch_size)
 
 
 def _dataset_steps(dataset):

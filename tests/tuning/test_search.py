@@ -40,8 +40,8 @@ def digits(tmp_path_factory):
     data = keras_tricks.datasets.load(data_dir=str(tmp_path_factory.mktemp("tfds")))
     train = data.train.take(192)
     validation = data.test.take(96)
-    x, y = (np.stack(a) for a in zip(*tfds.as_numpy(train)))
-    x_val, y_val = (np.stack(a) for a in zip(*tfds.as_numpy(validation)))
+    x, y = (np.stack(a) for a in zip(*tfds.as_numpy(train), strict=True))
+    x_val, y_val = (np.stack(a) for a in zip(*tfds.as_numpy(validation), strict=True))
     return {"data": data, "train": train, "validation": validation,
             "x": x, "y": y, "x_val": x_val, "y_val": y_val}
 

@@ -303,3 +303,27 @@ def test_hypermodel_refuses_bad_arguments(kwargs, message):
     arguments = {"input_shape": (8, 8, 1), "num_classes": 10, **kwargs}
     with pytest.raises(ValueError, match=message):
         tuning.ImageClassifierHyperModel(**arguments)
+
+
+@pytest.mark.parametrize("schedule", ["warmup", "cyclical"])
+def test_hypermodel_fit_applies_batch_size_and_schedule(schedule):
+    import tensorflow as tf
+
+    hypermodel = tuning.ImageClassifierHyperModel((8, 8, 1), 10, augment=False, seed=0)
+    hp = _hp(batch_size=16, learning_rate_schedule=schedule, optimizer="sgd",
+             warmup_epochs=2, cyclical_step_epochs=2, cyclical_ratio=4)
+    model = hypermodel.build(hp)
+    rate = hp.get("sgd_learning_rate") * 16 / 32
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 8, 8, 1)).astype("uint8")
+    y = rng.integers(0, 10, 64)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))  # unbatched: fit batches it
+    hypermodel.fit(hp, model, dataset, epochs=1, verbose=0)
+    # 64 examples in batches of 16: 4 steps, a quarter of the schedule's way
+    # up (warmup over 2 epochs of 4 steps; cycle half-length 2 epochs).
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4
+    reached = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    if schedule == "warmup":
+        assert reached == pytest.approx(rate * 3 / 8, rel=1e-5)
+    else:
+        assert rate / 4 < reached < rate
