@@ -140,8 +140,8 @@ def optimizer(hp, choices=None, learning_rate_range=None, name="optimizer"):
     >>> import keras_tuner
     >>> hp = keras_tuner.HyperParameters()
     >>> opt = keras_tricks.tuning.optimizer(hp, choices=["sgd", "radam"])
-    >>> type(opt).__name__, float(opt.learning_rate) == hp.get("sgd_learning_rate")
-    ('SGD', True)
+    >>> type(opt).__name__, hp.get("optimizer"), hp.get("sgd_momentum")
+    ('SGD', 'sgd', 0.9)
 
     Reference:
     - [Bergstra & Bengio, 2012](https://jmlr.org/papers/v13/bergstra12a.html)

@@ -327,3 +327,30 @@ def test_hypermodel_fit_applies_batch_size_and_schedule(schedule):
         assert reached == pytest.approx(rate * 3 / 8, rel=1e-5)
     else:
         assert rate / 4 < reached < rate
+
+
+@pytest.mark.parametrize("choice", ["adam", "adaminject"])
+def test_rebuilt_model_loads_a_checkpoint_with_its_optimizer_state(tmp_path, choice):
+    # What `tuner.get_best_models()` does: build(hp) again, then load_weights.
+    # The issue's warning: "Skipping variable loading for optimizer
+    # 'adam_inject', because it has 2 variables whereas the saved optimizer
+    # has 20 variables".
+    import warnings
+
+    hypermodel = tuning.ImageClassifierHyperModel((8, 8, 1), 10, augment=False)
+    hp = _hp(optimizer=choice, batch_size=16)
+    model = hypermodel.build(hp)
+    rng = np.random.default_rng(0)
+    model.fit(rng.uniform(0, 255, (32, 8, 8, 1)), rng.integers(0, 10, 32),
+              batch_size=16, verbose=0)
+    path = str(tmp_path / "checkpoint.weights.h5")
+    model.save_weights(path)
+    rebuilt = hypermodel.build(hp)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rebuilt.load_weights(path)
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    assert len(rebuilt.optimizer.variables) == len(model.optimizer.variables) > 2
+    for loaded, saved in zip(rebuilt.optimizer.variables, model.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded),
+                                      keras.ops.convert_to_numpy(saved))
