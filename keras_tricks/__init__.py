@@ -16,6 +16,7 @@ from keras_tricks import (  # noqa: E402
     optimizers,
     pruning,
     schedules,
+    tuning,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "optimizers",
     "pruning",
     "schedules",
+    "tuning",
 ]

@@ -306,6 +306,31 @@ class LRFinderResult:
             f"clr_bounds=({self.clr_bounds[0]:.4g}, {self.clr_bounds[1]:.4g}))"
         )
 
+    def learning_rate_range(self):
+        """The learning-rate range to search: `(min_value, max_value)`.
+
+        The rates at which this model trains, from the range test (Smith,
+        2017): `clr_bounds`, from where the smoothed loss has made the first
+        10% of its fall to where it stops falling. Pass them to
+        `hp.Float("learning_rate", min_value, max_value, sampling="log")` or
+        as `learning_rate_range` to `keras_tricks.tuning.optimizer`. When the
+        curve shows no fall (the two bounds meet), the decade below the
+        minimum: `(min_loss_learning_rate / 10, min_loss_learning_rate)`.
+
+        Returns:
+            `(min_value, max_value)`, Python floats with
+            `0 < min_value < max_value`.
+
+        Example:
+        >>> low, high = result.learning_rate_range()
+        >>> hp.Float("learning_rate", low, high, sampling="log")
+        """
+        low, high = self.clr_bounds
+        if not low < high:
+            high = self.min_loss_learning_rate
+            low = high / 10.0
+        return float(low), float(high)
+
     def plot(self):
         """Draw the loss against the learning rate (log scale).
 

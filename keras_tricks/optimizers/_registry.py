@@ -28,6 +28,18 @@ _OPTIMIZERS = {
     )
 }
 
+# Keras's own optimizers that a name alone can build, keyed by lower-case class
+# name ("adam", "adamw", "rmsprop", ...). Wrappers that need another optimizer
+# (`LossScaleOptimizer`, `MultiOptimizer`) and the abstract base are left out.
+_KERAS_WRAPPERS = ("Optimizer", "LossScaleOptimizer", "MultiOptimizer")
+_KERAS_OPTIMIZERS = {
+    name.lower(): cls
+    for name, cls in vars(keras.optimizers).items()
+    if isinstance(cls, type)
+    and issubclass(cls, keras.optimizers.Optimizer)
+    and name not in _KERAS_WRAPPERS
+}
+
 
 def list_optimizers():
     """Return the names `get` accepts, lower case and sorted.
@@ -43,13 +55,18 @@ def list_optimizers():
 
 
 def get(identifier, **kwargs):
-    """Return a keras_tricks optimizer from a name, a config or an instance.
+    """Return an optimizer from a name, a config or an instance.
+
+    One string covers every optimizer: the names of `list_optimizers()` build
+    ours, and Keras's own names (`"adam"`, `"adamw"`, `"sgd"`, `"rmsprop"`,
+    `"nadam"`, `"lion"`, ...: any `keras.optimizers` class, by its lower-case
+    name, with or without underscores, as `"rms_prop"`) build Keras's.
 
     Args:
-        identifier: a name from `list_optimizers()` (case-insensitive, so
-            `"AdaBelief"` and `"adabelief"` both work), a config dict as
-            `keras.optimizers.serialize` writes it, or an optimizer instance
-            (returned unchanged).
+        identifier: a name from `list_optimizers()` or of a Keras optimizer
+            (case-insensitive, so `"AdaBelief"`, `"adabelief"` and `"AdamW"`
+            all work), a config dict as `keras.optimizers.serialize` writes
+            it, or an optimizer instance (returned unchanged).
         **kwargs: constructor arguments, used with a name only.
 
     Returns:
@@ -57,18 +74,23 @@ def get(identifier, **kwargs):
 
     Example:
     >>> optimizer = keras_tricks.optimizers.get("adabelief", learning_rate=1e-3)
+    >>> sgd = keras_tricks.optimizers.get("sgd", learning_rate=0.1, momentum=0.9)
 
     Note:
-        An unknown name raises a `ValueError` that names it and lists the known
-        ones.
+        `list_optimizers()` lists ours only. An unknown name raises a
+        `ValueError` that names it and lists the known ones, ours and Keras's.
     """
     if isinstance(identifier, keras.optimizers.Optimizer):
         return identifier
     if isinstance(identifier, dict):
         return keras.optimizers.deserialize(identifier)
+    known = list_optimizers() + sorted(_KERAS_OPTIMIZERS)
     if not isinstance(identifier, str):
-        check_choice("identifier", identifier, list_optimizers())
+        check_choice("identifier", identifier, known)
     name = identifier.lower()
-    if name not in _OPTIMIZERS:
-        check_choice("identifier", identifier, list_optimizers())
-    return _OPTIMIZERS[name](**kwargs)
+    if name in _OPTIMIZERS:
+        return _OPTIMIZERS[name](**kwargs)
+    name = name.replace("_", "")
+    if name not in _KERAS_OPTIMIZERS:
+        check_choice("identifier", identifier, known)
+    return _KERAS_OPTIMIZERS[name](**kwargs)
