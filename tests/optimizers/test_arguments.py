@@ -84,7 +84,7 @@ def test_injection_divisor_must_be_positive(cls):
         cls(injection_divisor=0)
 
 
-@pytest.mark.parametrize("name", ["adamw", "", "ada belief"])
+@pytest.mark.parametrize("name", ["adamx", "", "ada belief"])
 def test_get_unknown_name(name):
     with pytest.raises(
         ValueError,
