@@ -311,7 +311,7 @@ class LRFinderResult:
 
         The rates at which this model trains, from the range test (Smith,
         2017): `clr_bounds`, from where the smoothed loss has made the first
-        10% of its fall to where it stops falling. Pass them to
+        10% of its fall to where it falls fastest. Pass them to
         `hp.Float("learning_rate", min_value, max_value, sampling="log")` or
         as `learning_rate_range` to `keras_tricks.tuning.optimizer`. When the
         curve shows no fall (the two bounds meet), the decade below the

@@ -15,13 +15,17 @@ def _result(curve):
 
 
 def test_range_is_the_falling_part_of_the_curve():
-    # Flat, then falling over 1e-3..1e-1, then diverging.
-    x = np.log10(np.geomspace(1e-5, 1.0, 100))
-    curve = np.where(x < -3, 2.0, np.where(x < -1, 2.0 - (x + 3) * 0.9, 0.2 + (x + 1) ** 2 * 50))
+    # Flat, then falling fastest at 1e-2 (a logistic step in log10 of the
+    # rate), then diverging past 1e-1.
+    x = np.log10(np.geomspace(1e-5, 1.0, 101))
+    fall = 2.0 - 1.8 / (1.0 + np.exp(-4.0 * (x + 2.0)))
+    curve = np.where(x < -1, fall, fall + (x + 1) ** 2 * 50)
     result = _result(curve)
     low, high = result.learning_rate_range()
     assert (low, high) == result.clr_bounds
-    assert 1e-3 <= low < 2e-3 and 0.08 < high <= 0.1
+    # The first 10 % of the fall ends where 1.8 / (1 + e^(-4u)) = 0.18, u = -0.55.
+    assert 10 ** -2.65 <= low <= 10 ** -2.45
+    assert high == pytest.approx(1e-2, rel=0.13)
     hp = keras_tuner.HyperParameters()
     rate = hp.Float("learning_rate", low, high, sampling="log")
     assert low <= rate <= high
