@@ -114,11 +114,12 @@ class Pruning(keras.callbacks.Callback):
             target = float(schedule.sparsity(schedule.end_step))
             updated = schedule._latest_pruning_step(-1, last) if last >= 0 else None
             reached = 0.0 if updated is None else float(schedule.sparsity(updated))
-            if reached >= target - 1e-3:
-                continue
             counts = [count for name in names for count in self._counts[name]]
             size = sum(n for _, n in counts)
             sparsity = sum(z for z, _ in counts) / size if size else 0.0
+            # Less sparse than asked, by the schedule and by the weights.
+            if reached >= target - 1e-3 or sparsity >= target - 1e-3:
+                continue
             when = "never updated" if updated is None else f"last updated at step {updated}"
             warnings.warn(
                 f"Pruning stopped short of the schedule's end: {type(schedule).__name__} "

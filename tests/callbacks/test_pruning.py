@@ -227,3 +227,19 @@ def test_warns_when_begin_step_is_never_reached():
                       r"ended at step 8 \(masks never updated\).*at 0\.0% sparsity"):
         model.fit(rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2,
                   callbacks=[Pruning()], verbose=0)
+
+
+def test_no_warning_when_the_masks_are_already_as_sparse_as_asked():
+    # The last update (step 6 of 8) asks for 78.75%, short of 80%, but the
+    # rounding of small kernels gives exactly 80%: keep round(40 * 0.2125) = 8
+    # of kernel a's 40 weights and round(20 * 0.2125) = 4 of b's 20.
+    model = _pruned(PolynomialDecay(0.0, 0.8, begin_step=0, end_step=8, frequency=2))
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        history = model.fit(
+            rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2, epochs=1,
+            callbacks=[Pruning()], verbose=0,
+        )
+    assert history.history["pruning/sparsity"][-1] == pytest.approx(0.8)
+    assert _short_warnings(record) == []
