@@ -178,9 +178,8 @@ def _short_warnings(record):
     return [str(w.message) for w in record if "stopped short" in str(w.message)]
 
 
-def test_warns_when_fit_ends_before_end_step():
-    # 8 steps of a schedule that reaches 80% only at step 100.
-    model = _pruned(PolynomialDecay(0.0, 0.8, begin_step=0, end_step=100, frequency=1))
+def _fit_eight_steps(model):
+    """Train 8 steps with the callback; return the history and the stop-short warnings."""
     rng = np.random.default_rng(0)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -188,7 +187,13 @@ def test_warns_when_fit_ends_before_end_step():
             rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2, epochs=1,
             callbacks=[Pruning()], verbose=0,
         )
-    messages = _short_warnings(record)
+    return history, _short_warnings(record)
+
+
+def test_warns_when_fit_ends_before_end_step():
+    # 8 steps of a schedule that reaches 80% only at step 100.
+    model = _pruned(PolynomialDecay(0.0, 0.8, begin_step=0, end_step=100, frequency=1))
+    history, messages = _fit_eight_steps(model)
     assert len(messages) == 1, messages  # one warning for the schedule both layers share
     reached = history.history["pruning/sparsity"][-1]
     assert 0.0 < reached < 0.8
@@ -209,15 +214,8 @@ def test_warns_when_fit_ends_before_end_step():
     ids=["polynomial_reached", "constant_finite_end", "constant_no_end"],
 )
 def test_no_warning_when_end_step_is_reached_or_has_no_end(schedule):
-    model = _pruned(schedule)
-    rng = np.random.default_rng(0)
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        model.fit(
-            rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2, epochs=1,
-            callbacks=[Pruning()], verbose=0,
-        )
-    assert _short_warnings(record) == []
+    _, messages = _fit_eight_steps(_pruned(schedule))
+    assert messages == []
 
 
 def test_warns_when_begin_step_is_never_reached():
@@ -234,12 +232,6 @@ def test_no_warning_when_the_masks_are_already_as_sparse_as_asked():
     # rounding of small kernels gives exactly 80%: keep round(40 * 0.2125) = 8
     # of kernel a's 40 weights and round(20 * 0.2125) = 4 of b's 20.
     model = _pruned(PolynomialDecay(0.0, 0.8, begin_step=0, end_step=8, frequency=2))
-    rng = np.random.default_rng(0)
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        history = model.fit(
-            rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2, epochs=1,
-            callbacks=[Pruning()], verbose=0,
-        )
+    history, messages = _fit_eight_steps(model)
     assert history.history["pruning/sparsity"][-1] == pytest.approx(0.8)
-    assert _short_warnings(record) == []
+    assert messages == []
