@@ -26,7 +26,6 @@ import importlib
 import inspect
 import math
 import numbers
-import threading
 
 import keras
 import numpy as np
@@ -35,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import keras_tricks
+from tests.helpers.bounded import bounded
 
 SUBPACKAGES = ["layers", "optimizers", "schedules", "callbacks", "augment", "pruning", "diagnostics"]
 NAN, INF = float("nan"), float("inf")
@@ -258,32 +258,13 @@ def _use_once(name, built):
         _finite(built, name)
 
 
-# --- running without hanging ------------------------------------------------
-
-
-def _bounded(function, seconds=120):
-    """`function()`, failing rather than hanging if it never returns."""
-    out, errors = [], []
-
-    def run():
-        try:
-            out.append(function())
-        except BaseException as error:  # re-raised in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), "hung: never returned"
-    if errors:
-        raise errors[0]
-    return out[0]
+# --- building (bounded: a hang fails, see tests/helpers/bounded.py) ---------
 
 
 def _build(obj, kwargs):
     if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer | keras.optimizers.Optimizer):
         return obj(**kwargs)  # cheap: no thread
-    return _bounded(lambda: obj(**kwargs))
+    return bounded(lambda: obj(**kwargs))
 
 
 # --- the matrix --------------------------------------------------------------

@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from sklearn.datasets import load_digits
 
 from keras_tricks.callbacks import LRFinder, LRFinderResult
+from tests.helpers.bounded import bounded
 
 
 @pytest.fixture(scope="module")
@@ -131,38 +132,13 @@ def test_bad_input(kwargs, message):
 # --- small data, multi-input models, data kinds, clear errors (issue 11) ---
 
 import itertools  # noqa: E402
-import threading  # noqa: E402
 
 from keras_tricks.callbacks.lr_finder import _batches  # noqa: E402
 
 
-def _bounded(function):
-    """`function()`, failing (not hanging) if it never returns.
-
-    The old `_batches` looped forever without yielding on small data; a daemon
-    thread lets a regression fail here instead of hanging the suite. The
-    generous bound is a hang guard, not a speed assertion.
-    """
-    out, errors = [], []
-
-    def run():
-        try:
-            out.append(function())
-        except Exception as error:  # re-raised in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(120)
-    assert not thread.is_alive(), "never returned: the batch loop spins"
-    if errors:
-        raise errors[0]
-    return out[0]
-
-
 def _drain(generator, limit=1000):
     """Up to `limit` items of `generator`, failing (not hanging) if it spins."""
-    return _bounded(lambda: list(itertools.islice(generator, limit)))
+    return bounded(lambda: list(itertools.islice(generator, limit)))
 
 
 @pytest.mark.parametrize("count, batch_size, sizes", [(5, 32, [5] * 7), (70, 32, [32] * 7), (64, 32, [32] * 7), (1, 1, [1] * 7)])
@@ -214,7 +190,7 @@ def test_fewer_samples_than_one_batch_train_on_all_of_them(tiny_model, count):
     before = _state(tiny_model)
     first_loss = tiny_model.evaluate(x, y, batch_size=count, verbose=0)
     finder = LRFinder(1e-4, 1e-2, num_steps=4, verbose=0)
-    result = _bounded(lambda: finder.find(tiny_model, x, y))
+    result = bounded(lambda: finder.find(tiny_model, x, y))
     assert len(result.learning_rates) == 4
     assert result.losses[0] == pytest.approx(first_loss, rel=1e-5)
     _assert_same_state(before, _state(tiny_model))
@@ -236,7 +212,7 @@ def test_fewer_samples_than_one_batch_train_on_all_of_them(tiny_model, count):
 def test_bad_data_gets_a_clear_error(tiny_model, x, y, error, message):
     before = _state(tiny_model)
     with pytest.raises(error, match=message):
-        _bounded(lambda: LRFinder(num_steps=3, verbose=0).find(tiny_model, x, y))
+        bounded(lambda: LRFinder(num_steps=3, verbose=0).find(tiny_model, x, y))
     _assert_same_state(before, _state(tiny_model))
 
 
