@@ -13,7 +13,8 @@ import numpy as np
 FLOAT32_MAX = float(np.finfo("float32").max)
 
 
-def _fail(name, value, requirement):
+def fail(name, value, requirement):
+    """Raise the ValueError every check raises: the argument, the rule, the value."""
     raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
 
 
@@ -23,27 +24,27 @@ def check_number(name, value, finite=True):
     ``finite=False`` lets ``inf`` and ``-inf`` through (never NaN).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        _fail(name, value, "must be a real number")
+        fail(name, value, "must be a real number")
     if math.isnan(value):
-        _fail(name, value, "must not be NaN")
+        fail(name, value, "must not be NaN")
     if finite and math.isinf(value):
-        _fail(name, value, "must be finite")
+        fail(name, value, "must be finite")
     return float(value)
 
 
 def check_bool(name, value):
     """Return ``value`` if it is a bool (a string such as ``"False"`` is refused)."""
     if not isinstance(value, bool):
-        _fail(name, value, "must be a bool (True or False)")
+        fail(name, value, "must be a bool (True or False)")
     return value
 
 
 def check_int(name, value, minimum=None):
     """Return ``value`` as an int, requiring ``value >= minimum`` when given."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        _fail(name, value, "must be an integer")
+        fail(name, value, "must be an integer")
     if minimum is not None and value < minimum:
-        _fail(name, value, f"must be an integer >= {minimum}")
+        fail(name, value, f"must be an integer >= {minimum}")
     return int(value)
 
 
@@ -51,7 +52,7 @@ def check_positive(name, value, allow_zero=False, finite=True):
     """Return ``value`` as a float, requiring ``value > 0`` (``>= 0`` if allowed)."""
     number = check_number(name, value, finite=finite)
     if number < 0 or (number == 0 and not allow_zero):
-        _fail(name, value, "must be >= 0" if allow_zero else "must be > 0")
+        fail(name, value, "must be >= 0" if allow_zero else "must be > 0")
     return number
 
 
@@ -67,7 +68,7 @@ def check_range(name, value, low, high, low_closed=True, high_closed=False):
         interval = (
             ("[" if low_closed else "(") + f"{low}, {high}" + ("]" if high_closed else ")")
         )
-        _fail(name, value, f"must be in {interval}")
+        fail(name, value, f"must be in {interval}")
     return number
 
 
@@ -80,7 +81,7 @@ def check_choice(name, value, choices):
     """Return ``value`` if it is one of ``choices``."""
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
-        _fail(name, value, f"must be one of {options}")
+        fail(name, value, f"must be one of {options}")
     return value
 
 
@@ -90,18 +91,18 @@ def check_pair(name, value, low=None, high=None, ordered=True):
     ``ordered`` requires ``min <= max``; ``low`` and ``high`` bound both ends.
     """
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        _fail(name, value, "must be a pair (min, max)")
+        fail(name, value, "must be a pair (min, max)")
     for v in value:
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
-            _fail(name, value, "must be a pair of real numbers (min, max)")
+            fail(name, value, "must be a pair of real numbers (min, max)")
         if math.isinf(v):
-            _fail(name, value, "must be a pair of finite numbers (min, max)")
+            fail(name, value, "must be a pair of finite numbers (min, max)")
     first, second = float(value[0]), float(value[1])
     if ordered and first > second:
-        _fail(name, value, "must be ordered as (min, max)")
+        fail(name, value, "must be ordered as (min, max)")
     for v in (first, second):
         if (low is not None and v < low) or (high is not None and v > high):
-            _fail(name, value, f"must lie within [{low}, {high}]")
+            fail(name, value, f"must lie within [{low}, {high}]")
     return first, second
 
 
@@ -109,7 +110,7 @@ def check_learning_rate(name, value, allow_zero=True):
     """Return ``value`` as a float: finite, ``>= 0`` (``> 0`` unless allowed), float32-sized."""
     rate = check_positive(name, value, allow_zero=allow_zero)
     if rate > FLOAT32_MAX:
-        _fail(
+        fail(
             name,
             value,
             f"must be at most {FLOAT32_MAX:.7g}, the largest float32 (learning rates "

@@ -3,6 +3,13 @@
 The CPU is split into two logical devices before TensorFlow runs anything, so
 that every test can train under ``tf.distribute.MirroredStrategy`` with two
 replicas on any machine, GPU or not.
+
+The suite runs on the backend ``KERAS_BACKEND`` names (TensorFlow when unset).
+TensorFlow is imported on every backend, since ``tf.data`` pipelines are how
+users feed data everywhere. On JAX and PyTorch, tests marked ``tf_only`` and
+tests that take the ``strategy`` fixture are skipped with their reason; the
+tests marked ``backends`` are the focused subset that CI also runs on JAX and
+PyTorch (see README.md).
 """
 
 import os
@@ -22,6 +29,30 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 import keras_tricks  # noqa: E402, F401  (registers every public class)
+
+BACKEND = keras.backend.backend()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tf_only: needs the TensorFlow backend (skipped on JAX and PyTorch)"
+    )
+    config.addinivalue_line(
+        "markers", "backends: also run in CI under KERAS_BACKEND=jax and =torch"
+    )
+
+
+def pytest_report_header(config):
+    return f"keras backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"needs the TensorFlow backend (running {BACKEND})")
+    for item in items:
+        if "tf_only" in item.keywords or "strategy" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

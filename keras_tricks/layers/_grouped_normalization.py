@@ -22,7 +22,7 @@ def check_epsilon(epsilon):
     """``epsilon`` as a float, finite and at least the smallest normal float32."""
     epsilon = _checks.check_positive("epsilon", epsilon)
     if epsilon < _MIN_EPSILON:
-        _checks._fail(
+        _checks.fail(
             "epsilon",
             epsilon,
             f"must be >= {_MIN_EPSILON:.8g}, the smallest normal float32 (the "
@@ -85,14 +85,14 @@ class GroupedNormalization(keras.layers.Layer):
                 if self.max_rank is not None
                 else f">= {self.min_rank}"
             )
-            _checks._fail("input_shape", tuple(input_shape), f"must have a rank {allowed}")
+            _checks.fail("input_shape", tuple(input_shape), f"must have a rank {allowed}")
 
     def _channel_axis(self, input_shape):
         rank = len(input_shape)
         self._check_rank(input_shape)
         axis = _group_norm_math.normalize_axis(self.axis, rank)
         if axis is None:
-            _checks._fail(
+            _checks.fail(
                 "axis",
                 self.axis,
                 f"must index a non-batch axis of an input of rank {rank} "
@@ -104,7 +104,7 @@ class GroupedNormalization(keras.layers.Layer):
         axis = self._channel_axis(input_shape)
         channels = input_shape[axis]
         if channels is None:
-            _checks._fail(
+            _checks.fail(
                 "input_shape",
                 tuple(input_shape),
                 f"must have a known size on the channel axis {self.axis}",

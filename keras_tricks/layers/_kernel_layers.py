@@ -22,7 +22,7 @@ KERNEL_LAYERS = (
 def check_kernel_layer(layer):
     """Refuse anything but a Dense or Conv1D/2D/3D layer (a layer with a kernel)."""
     if not isinstance(layer, KERNEL_LAYERS):
-        _checks._fail(
+        _checks.fail(
             "layer",
             layer,
             "must be a Dense, Conv1D, Conv2D or Conv3D layer (a layer with a kernel)",
@@ -60,14 +60,14 @@ def check_input_shape(layer, input_shape):
     rank, size = _expected_input(layer)
     if (rank is None and len(shape) < 2) or (rank is not None and len(shape) != rank):
         wanted = "at least 2" if rank is None else str(rank)
-        _checks._fail(
+        _checks.fail(
             "input_shape",
             shape,
             f"must have rank {wanted} for the wrapped layer `{layer.name}`",
         )
     got = shape[input_axis(layer)]
     if got is not None and got != size:
-        _checks._fail(
+        _checks.fail(
             "input_shape",
             shape,
             f"must have {size} features on axis {input_axis(layer)}, the size "

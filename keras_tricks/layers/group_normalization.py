@@ -84,7 +84,7 @@ class GroupNormalization(GroupedNormalization):
         if self.groups == -1:
             return channels
         if channels % self.groups != 0:
-            _checks._fail(
+            _checks.fail(
                 "groups",
                 self.groups,
                 f"must divide the number of channels ({channels})",
