@@ -53,6 +53,37 @@ def group_members(pgid):
     return members
 
 
+def wait_gone(pids, timeout=30):
+    """Wait (bounded) until none of `pids` is alive; the ids still alive.
+
+    A killed process whose parent died too is reaped by init, a moment later.
+    """
+    deadline = time.monotonic() + timeout
+    left = [pid for pid in pids if alive(pid)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [pid for pid in left if alive(pid)]
+    return left
+
+
+def worker_processes_of(parent):
+    """Ids of the live child processes of `parent` that run worker.py."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z" and b"worker.py" in command:
+            found.append(int(entry))
+    return found
+
+
 class WorkerFailed(AssertionError):
     pass
 
