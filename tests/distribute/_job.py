@@ -147,10 +147,11 @@ class StopAtStep(keras.callbacks.Callback):
 
 
 class HangAtStep(keras.callbacks.Callback):
-    """At the start of step `step`, write `marker` and block (until killed).
+    """When `step` steps are done, write `marker` and block (until killed).
 
     The test waits for the marker, then kills this worker with SIGKILL: the
-    kill lands at a known step, after the checkpoint of step `step - 1`.
+    kill lands at a known step, whose last backup (every `SAVE_EVERY` steps)
+    is known too.
     """
 
     def __init__(self, step, marker, seconds=300):

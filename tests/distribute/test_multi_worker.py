@@ -28,9 +28,10 @@ pytestmark = pytest.mark.tf_only
 # Hang guards for a whole two-worker run (TensorFlow's import included) on a
 # slow, shared CI machine.
 RUN_TIMEOUT_S = 300
-# The worker killed in the fault test stops at the start of this step: after
-# the checkpoint of step 6 (save_freq=2), in the middle of epoch 1 (4 steps
-# per epoch), so the restored run starts mid-epoch.
+# The worker killed in the fault test stops when 7 steps are done (its peer
+# then waits in the 8th step's all-reduce). The last backup of both workers is
+# that of step 6 (save_freq=2), in the middle of epoch 1 (4 steps per epoch),
+# so the restarted job resumes mid-epoch and trains step 6 again.
 KILL_AT_STEP = 7
 RESTORED_STEP = 6
 

@@ -1,12 +1,14 @@
 """One worker of the two-worker job of tests/distribute (run as a script).
 
-    python tests/distribute/worker.py --index 0 --ports 41001,41002 --out DIR \
+    python tests/distribute/worker.py --index 0 --ports 41001,41002 --out DIR
         [--backup DIR] [--hang-at-step N --marker FILE]
 
-It sets `TF_CONFIG` (both workers on 127.0.0.1), keeps TensorFlow to one CPU
+It sets `TF_CONFIG` (both workers on 127.0.0.1), keeps TensorFlow to its one CPU
 device and one intra-op thread, creates a `MultiWorkerMirroredStrategy` before
 anything else touches TensorFlow, and runs `_job.train`, which writes the
 worker's final weights, optimizer variables and state into `--out`.
+
+Set `MW_DEBUG=1` for Keras tracebacks that are not filtered.
 
 `--spawn-and-sleep FILE` is the hang self-test of the launcher: it starts a
 child process that sleeps, writes both process ids into FILE, and sleeps
