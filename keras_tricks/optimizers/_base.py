@@ -65,6 +65,16 @@ def compute_dtype(variable):
     return "float32" if dtype in _LOW_PRECISION else dtype
 
 
+def sum_rows(values, indices, rows):
+    """The dense `(rows, ...)` tensor whose row `i` sums the `values` at index `i`.
+
+    What a sparse gradient (`values` for rows `indices`, repeats summed)
+    stands for, in `keras.ops`: the reference for `dense_gradient`'s
+    TensorFlow path (tests/optimizers/test_sparse.py compares them).
+    """
+    return ops.segment_sum(values, indices, num_segments=rows)
+
+
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
 
@@ -73,8 +83,8 @@ if keras.backend.backend() == "tensorflow":
 
         Keras's own optimizers treat a sparse gradient as its dense equivalent
         (rows with no gradient still see their moments decay); this is that
-        equivalent, with repeated indices summed, as `tf.convert_to_tensor`
-        sums them (which also needs a `dense_shape`; this does not).
+        equivalent, `sum_rows`, with TensorFlow's segment sum (which, unlike
+        `tf.convert_to_tensor`, needs no `dense_shape`).
         """
         if isinstance(gradient, tf.IndexedSlices):
             return tf.math.unsorted_segment_sum(
@@ -85,7 +95,7 @@ if keras.backend.backend() == "tensorflow":
 else:
 
     def dense_gradient(gradient, variable):
-        """Gradients are dense on the other backends."""
+        """Gradients are dense on the other backends (an `Embedding`'s too)."""
         return gradient
 
 

@@ -1,7 +1,6 @@
 """AngularGrad: Adam scaled by the angle between consecutive gradients."""
 
 import keras
-from keras import ops
 
 from keras_tricks._checks import check_choice
 from keras_tricks.optimizers import _math
@@ -110,8 +109,10 @@ class AngularGrad(AdaptiveMoments):
         index, g, step, m, v = self._adam_moments(gradient, variable)
         previous_gradient = self._slot("previous_gradient", index)
         min_tangent = self._slot("min_tangent", index)
+        # The slots' values, not the variables: JAX cannot trace a Variable
+        # through `ops.where`.
         phi, new_min_tangent = _math.angular_coefficient(
-            g, previous_gradient, min_tangent, self.method
+            g, previous_gradient.value, min_tangent.value, self.method
         )
         self.assign(min_tangent, new_min_tangent)
         alpha = self._adam_step_size(learning_rate, step, compute_dtype(variable))
@@ -119,7 +120,7 @@ class AngularGrad(AdaptiveMoments):
         # Stored after the angle state has read the old g_prev, without a copy.
         self.assign(
             previous_gradient,
-            _math.written_after(g, ops.convert_to_tensor(min_tangent)),
+            _math.written_after(g, min_tangent.value),
         )
 
     def get_config(self):

@@ -13,31 +13,14 @@ authors' code (as pinned in shared/REFERENCES.md), not from keras_tricks:
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_tricks import optimizers
 from keras_tricks.optimizers import _math
+from tests.optimizers.conftest import apply_steps, numpy, tensor
 
 SHAPES = [(4, 3), (5,), (2, 2, 3)]
 STEPS = 100
 LR = 0.01
-
-
-def run_steps(optimizer, variables, grads):
-    """Apply `grads[i][t]` for every step `t`, in one traced loop (fast to build)."""
-    steps = len(grads[0])
-    grads = [tf.constant(g, tf.float32) for g in grads]
-
-    @tf.function(autograph=False)
-    def train():
-        def body(t):
-            step_grads = [g[t] for g in grads]
-            optimizer.apply_gradients(zip(step_grads, variables, strict=True))
-            return (t + 1,)
-
-        tf.while_loop(lambda t: t < steps, body, (tf.constant(0),))
-
-    train()
 
 
 class NumpyReference:
@@ -193,7 +176,7 @@ def test_matches_numpy_reference_over_100_steps(case):
     grads[1][9::10] = grads[1][8::10]
     variables = [keras.Variable(x.astype("float32")) for x in start]
 
-    run_steps(optimizer, variables, grads)
+    apply_steps(optimizer, variables, grads)
     expected = [x.copy() for x in start]
     for t in range(1, STEPS + 1):
         expected = [
@@ -201,7 +184,7 @@ def test_matches_numpy_reference_over_100_steps(case):
             for i, (theta, g) in enumerate(zip(expected, grads, strict=True))
         ]
     for variable, want in zip(variables, expected, strict=True):
-        np.testing.assert_allclose(variable.numpy(), want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(numpy(variable), want, rtol=1e-5, atol=1e-6)
     # The parameters moved well beyond the tolerance.
     assert max(np.abs(w - s).max() for w, s in zip(expected, start, strict=True)) > 0.01
 
@@ -233,9 +216,9 @@ def test_tf_addons_golden_values(name, kwargs, golden):
     optimizer = getattr(optimizers, name)(learning_rate=1e-3, **kwargs)
     variables = [keras.Variable([1.0, 2.0]), keras.Variable([3.0, 4.0])]
     grads = [np.tile([0.1, 0.2], (100, 1)), np.tile([0.03, 0.04], (100, 1))]
-    run_steps(optimizer, variables, grads)
+    apply_steps(optimizer, variables, grads)
     for variable, want in zip(variables, golden, strict=True):
-        np.testing.assert_allclose(variable.numpy(), want, rtol=1e-6, atol=2e-6)
+        np.testing.assert_allclose(numpy(variable), want, rtol=1e-6, atol=2e-6)
 
 
 @pytest.mark.parametrize("shape", [(0,), (1,), (7,), (33,), (3, 5, 7), (64, 32)])
@@ -243,5 +226,5 @@ def test_count_true_is_exact_for_any_size(shape):
     # AngularGrad's per-tensor decision sums in blocks of up to 32 elements.
     rng = np.random.default_rng(1)
     mask = rng.random(shape) < 0.3
-    count = tf.function(_math.count_true, jit_compile=True)(tf.constant(mask))
-    assert int(count) == int(mask.sum())
+    count = _math.count_true(tensor(mask, "bool"))
+    assert int(numpy(count)) == int(mask.sum())
