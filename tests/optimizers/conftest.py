@@ -1,28 +1,17 @@
 """Shared pieces of the optimizer tests: the enrolled classes, a digits MLP, and
 steps that run quickly on every backend."""
 
-import inspect
-
 import keras
 import numpy as np
 import pytest
 from keras import ops
 from sklearn.datasets import load_digits
 
-from keras_tricks import optimizers
+from keras_tricks.optimizers import _registry
 
-
-def exported_optimizers():
-    """Every optimizer class `keras_tricks.optimizers` exports: new ones enrol here."""
-    return [
-        getattr(optimizers, name)
-        for name in optimizers.__all__
-        if inspect.isclass(getattr(optimizers, name))
-        and issubclass(getattr(optimizers, name), keras.optimizers.Optimizer)
-    ]
-
-
-OPTIMIZERS = exported_optimizers()
+# Every optimizer the registry knows (what the package exports), by name: a
+# new optimizer file enrols here through its export.
+OPTIMIZERS = [cls for _, cls in sorted(_registry.optimizer_classes().items())]
 every_optimizer = pytest.mark.parametrize(
     "cls", OPTIMIZERS, ids=[cls.__name__ for cls in OPTIMIZERS]
 )

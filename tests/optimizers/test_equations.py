@@ -145,9 +145,18 @@ CASES = [
     (
         "RAdamInject",
         "radam",
-        {"inject_from": 3, "amsgrad": True, "l2_weight_decay": 0.05, "weight_decay": 0.1},
+        {
+            "inject_from": 3,
+            "amsgrad": True,
+            "l2_weight_decay": 0.05,
+            "weight_decay": 0.1,
+        },
     ),
-    ("AdaBeliefInject", "adabelief", {"inject_from": 2, "amsgrad": True, "weight_decay": 0.1}),
+    (
+        "AdaBeliefInject",
+        "adabelief",
+        {"inject_from": 2, "amsgrad": True, "weight_decay": 0.1},
+    ),
 ]
 
 
