@@ -107,9 +107,8 @@ class AdaBelief(AdaptiveMoments):
         residual = _xla.plus_constant(
             _math.belief_residual(g, m), self._epsilon, self._beta_2
         )
-        s = self._amsgrad(
-            index, self._update_moment("velocity", index, residual, self._beta_2)
-        )
+        s = self._update_moment("velocity", index, residual, self._beta_2)
+        s = self._amsgrad(index, s)
         lr = ops.cast(learning_rate, g.dtype)
         if self.rectify:
             a, b = _math.rectified_coefficients(

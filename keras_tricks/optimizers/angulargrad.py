@@ -109,9 +109,8 @@ class AngularGrad(AdaptiveMoments):
             return  # nothing to update (and Keras's `ops.add` fails on (0, n))
         index, g, t = self._gradient_and_step(gradient, variable)
         m = self._update_moment("momentum", index, g, self._beta_1)
-        v = self._amsgrad(
-            index, self._update_moment("velocity", index, g * g, self._beta_2)
-        )
+        v = self._update_moment("velocity", index, g * g, self._beta_2)
+        v = self._amsgrad(index, v)
         previous_gradient = self._slot("previous_gradient", index)
         min_tangent = self._slot("min_tangent", index)
         # The tangent, the per-tensor decision, the new angle state and phi.

@@ -98,10 +98,10 @@ class DiffGrad(AdaptiveMoments):
         index, g, t = self._gradient_and_step(gradient, variable)
         d = self._first_moment_input(g, variable, index, t)
         m = self._update_moment("momentum", index, d, self._beta_1)
-        v = self._amsgrad(
-            index, self._update_moment("velocity", index, g * g, self._beta_2)
-        )
+        v = self._update_moment("velocity", index, g * g, self._beta_2)
+        v = self._amsgrad(index, v)
         previous_gradient = self._slot("previous_gradient", index)
+        # xi = sigmoid(|g_prev - g|)
         xi = _math.diffgrad_friction(g, previous_gradient.value)
         lr = ops.cast(learning_rate, g.dtype)
         alpha = _math.adam_step_size(lr, self._beta_1, self._beta_2, t)

@@ -99,9 +99,8 @@ class RAdam(AdaptiveMoments):
         index, g, t = self._gradient_and_step(gradient, variable)
         d = self._first_moment_input(g, variable, index, t)
         m = self._update_moment("momentum", index, d, self._beta_1)
-        v = self._amsgrad(
-            index, self._update_moment("velocity", index, g * g, self._beta_2)
-        )
+        v = self._update_moment("velocity", index, g * g, self._beta_2)
+        v = self._amsgrad(index, v)
         # rho_t >= 5: a = lr * r_t / bc1, b = 0; rho_t < 5: a = 0, b = lr / bc1
         # (or 0 without degenerated_to_sgd).
         a, b = _math.rectified_coefficients(
