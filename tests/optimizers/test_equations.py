@@ -226,8 +226,14 @@ def test_tf_addons_golden_values(name, kwargs, golden):
     variables = [keras.Variable([1.0, 2.0]), keras.Variable([3.0, 4.0])]
     grads = [np.tile([0.1, 0.2], (100, 1)), np.tile([0.03, 0.04], (100, 1))]
     apply_steps(optimizer, variables, grads)
+    atol = 2e-6
+    if keras.backend.backend() == "torch" and kwargs.get("weight_decay"):
+        # Keras's PyTorch backend decays as theta * (1 - lr * wd), TensorFlow
+        # (and TF Addons) as theta - theta * lr * wd: over 100 steps the
+        # float32 roundings part by up to 7e-6 on weights near 4.
+        atol = 1e-5
     for variable, want in zip(variables, golden, strict=True):
-        np.testing.assert_allclose(numpy(variable), want, rtol=1e-6, atol=2e-6)
+        np.testing.assert_allclose(numpy(variable), want, rtol=1e-6, atol=atol)
 
 
 @pytest.mark.parametrize("shape", [(0,), (1,), (7,), (33,), (3, 5, 7), (64, 32)])
