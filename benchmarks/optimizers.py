@@ -15,6 +15,12 @@ on the CPU writes one output per pass, so that plan, not the bytes the
 equations need, is what the time follows. In plain graphs every op is a pass.
 
     python3 benchmarks/optimizers.py [--steps 30] [--mode both|xla|graph]
+    python3 benchmarks/optimizers.py --plan   # XLA MB and passes only, no timing
+
+`--plan` prints, for each optimizer, only what its compiled step reads and
+writes and how many passes (entry instructions that move data) it makes: both
+are read off the optimized HLO, so they do not depend on the machine's load,
+and are what to compare before and after a change to an optimizer's code.
 """
 
 import argparse
@@ -82,19 +88,22 @@ def _read_of_parameter(body, index, full):
     return full
 
 
-def planned_traffic(hlo):
+def planned_traffic(hlo, passes=False):
     """Bytes the compiled step reads and writes, pass by pass, from optimized HLO.
 
     Every instruction of the entry computation (fusions, copies, reductions)
     counts its output as written and its operands as read, except that a
     fusion operand which the fused computation only slices counts as the slice.
+    With `passes`, returns `(bytes, number of those instructions)`.
     """
     computations, entry = _parse(hlo)
     shapes = {n: shape for body in computations.values() for n, shape, *_ in body}
     total = 0
+    count = 0
     for _, shape, opcode, operands, rest in computations[entry]:
         if opcode in _FREE:
             continue
+        count += 1
         total += _bytes(shape)
         called = re.search(r"calls=%([\w.\-]+)", rest)
         body = (
@@ -103,7 +112,7 @@ def planned_traffic(hlo):
         for index, operand in enumerate(operands):
             full = _bytes(shapes.get(operand, ""))
             total += _read_of_parameter(body, index, full) if body else full
-    return total
+    return (total, count) if passes else total
 
 
 def copy_bandwidth(jit):
@@ -119,6 +128,33 @@ def copy_bandwidth(jit):
         copy().numpy()
         times.append(time.perf_counter() - start)
     return 2 * x.shape[0] * 4 / np.median(times)
+
+
+def compiled_step_hlo(make):
+    """The optimized HLO of one XLA-compiled `apply_gradients` of `make()`."""
+    rng = np.random.default_rng(0)
+    variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in SHAPES]
+    grads = [tf.constant(rng.normal(size=s).astype("float32") * 1e-2) for s in SHAPES]
+    optimizer = make()
+    optimizer.build(variables)
+
+    @tf.function(jit_compile=True)
+    def step():
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+
+    return step.experimental_get_compiler_ir()(stage="optimized_hlo")
+
+
+def report_plan(candidates):
+    """Print each candidate's XLA MB per step and passes, with the ratio to Adam's."""
+    plans = [
+        planned_traffic(compiled_step_hlo(make), passes=True) for _, make in candidates
+    ]
+    print(f"{'optimizer':<16} {'XLA MB':>8} {'x Adam':>7} {'passes':>7}")
+    for (name, _), (planned, count) in zip(candidates, plans, strict=True):
+        print(
+            f"{name:<16} {planned / 1e6:8.1f} {planned / plans[0][0]:7.2f} {count:7d}"
+        )
 
 
 def prepare(make, jit):
@@ -220,14 +256,22 @@ def main():
         help="XLA (fit's default on a GPU), plain graphs (fit's default on "
         "CPU-only machines and under tf.distribute), or both",
     )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print only the compiled steps' XLA MB and passes (no timing)",
+    )
     args = parser.parse_args()
-    # Under plain graphs grappler drops the `+ 0` and nothing is copied, so the
-    # floor is always measured under XLA: it is a property of the machine.
-    bandwidth = copy_bandwidth(True)
     classes = [getattr(optimizers, name) for name in optimizers.__all__]
     candidates = [("keras Adam", keras.optimizers.Adam)] + [
         (cls.__name__, cls) for cls in classes if isinstance(cls, type)
     ]
+    if args.plan:
+        report_plan(candidates)
+        return
+    # Under plain graphs grappler drops the `+ 0` and nothing is copied, so the
+    # floor is always measured under XLA: it is a property of the machine.
+    bandwidth = copy_bandwidth(True)
     print(f"copy bandwidth: {bandwidth / 1e9:.1f} GB/s")
     print(
         "MB/step: what the update must read and write; floor: that at the copy"

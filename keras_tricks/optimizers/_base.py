@@ -1,9 +1,12 @@
 """The private base every optimizer here builds on: Adam-style moments.
 
 It validates the shared arguments, creates the per-variable slots, and offers
-the steps the optimizers compose: the coupled L2 term, the first moment (with
-AdaInject's injection when the class asks for it) and the second moment (with
-AMSGrad's running maximum). Each public optimizer writes only what differs.
+the steps every `update_step` is written from: the gradient with the coupled
+L2 term, an EMA written to a slot, AMSGrad's running maximum, and the write of
+the update. The maths itself is in `_math.py`; each optimizer's `update_step`
+reads as its paper's equations. A variant overrides a named hook
+(`_first_moment_input`, `_apply_update`, `_moment_slots`), as the AdaInject
+classes do; this class knows none of them.
 
 What users bring, handled here for every optimizer (docs/optimizers.md):
 sparse gradients (`IndexedSlices` from an `Embedding`) are made dense at the
@@ -25,14 +28,10 @@ from keras_tricks._checks import (
     check_number,
     check_positive,
     check_range,
+    fail,
 )
 from keras_tricks._checks import check_learning_rate as _checks_learning_rate
 from keras_tricks.optimizers import _math
-
-
-def _fail(name, value, requirement):
-    # The message form of keras_tricks._checks, for the checks it lacks.
-    raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
 
 
 def check_learning_rate(learning_rate):
@@ -42,7 +41,7 @@ def check_learning_rate(learning_rate):
     if callable(learning_rate):
         return learning_rate
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        _fail(
+        fail(
             "learning_rate",
             learning_rate,
             "must be a float, a `LearningRateSchedule` or a callable",
@@ -65,6 +64,16 @@ def compute_dtype(variable):
     return "float32" if dtype in _LOW_PRECISION else dtype
 
 
+def sum_rows(values, indices, rows):
+    """The dense `(rows, ...)` tensor whose row `i` sums the `values` at index `i`.
+
+    What a sparse gradient (`values` for rows `indices`, repeats summed)
+    stands for, in `keras.ops`: the reference for `dense_gradient`'s
+    TensorFlow path (tests/optimizers/test_sparse.py compares them).
+    """
+    return ops.segment_sum(values, indices, num_segments=rows)
+
+
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
 
@@ -73,8 +82,8 @@ if keras.backend.backend() == "tensorflow":
 
         Keras's own optimizers treat a sparse gradient as its dense equivalent
         (rows with no gradient still see their moments decay); this is that
-        equivalent, with repeated indices summed, as `tf.convert_to_tensor`
-        sums them (which also needs a `dense_shape`; this does not).
+        equivalent, `sum_rows`, with TensorFlow's segment sum (which, unlike
+        `tf.convert_to_tensor`, needs no `dense_shape`).
         """
         if isinstance(gradient, tf.IndexedSlices):
             return tf.math.unsorted_segment_sum(
@@ -85,7 +94,7 @@ if keras.backend.backend() == "tensorflow":
 else:
 
     def dense_gradient(gradient, variable):
-        """Gradients are dense on the other backends."""
+        """Gradients are dense on the other backends (an `Embedding`'s too)."""
         return gradient
 
 
@@ -128,14 +137,18 @@ def check_flag(name, value):
 class AdaptiveMoments(keras.optimizers.Optimizer):
     """Adam-style moments shared by every optimizer in this subpackage.
 
-    Subclasses set `_extra_slots` (name, initializer pairs created per variable
-    after the moments) and implement `update_step` from the helpers below.
-    `_inject_start` is `None` for plain optimizers; the AdaInject classes set it
-    to the first step that injects.
+    Slots, per variable: `momentum` (m), `velocity` (v), `velocity_hat` with
+    `amsgrad`, then the class's `_extra_slots` (name, initializer pairs).
+    Subclasses write `update_step` from `_gradient_and_step`,
+    `_update_moment`, `_amsgrad` and `_apply_update`.
+
+    Hooks a variant overrides (the AdaInject classes do all three):
+    `_moment_slots` (the slots before `_extra_slots`), `_first_moment_input`
+    (what the first moment averages; `g` here) and `_apply_update` (the write
+    of `theta -= update`).
     """
 
     _extra_slots = ()
-    _inject_start = None
 
     def __init__(
         self,
@@ -175,16 +188,18 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         self._epsilon = max(check_number("epsilon", epsilon), _SMALLEST_EPSILON)
         self._l2 = check_number("l2_weight_decay", l2_weight_decay)
 
+    def _moment_slots(self):
+        """`(name, initializer)` of the slots created before `_extra_slots`."""
+        slots = [("momentum", "zeros"), ("velocity", "zeros")]
+        if self.amsgrad:
+            slots.append(("velocity_hat", "zeros"))
+        return slots
+
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
-        slots = [("momentum", "zeros"), ("velocity", "zeros")]
-        if self.amsgrad:
-            slots.append(("velocity_hat", "zeros"))
-        if self._inject_start is not None:
-            slots.append(("last_update", "zeros"))
-        slots.extend(self._extra_slots)
+        slots = self._moment_slots() + list(self._extra_slots)
         names = [name for name, _ in slots]
         initializers = [initializer for _, initializer in slots]
         self._float32_slots = True
@@ -219,92 +234,48 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         return ops.cast(variable, dtype)
 
     def _gradient_and_step(self, gradient, variable):
-        """The gradient, dense and in the compute dtype, with the L2 term, and `t`."""
+        """`(index, g, t)`: the slot index, `g + l2_weight_decay * theta` and the step.
+
+        `g` is dense and in the compute dtype; `t` counts from 1.
+        """
+        index = self._get_variable_index(variable)
         dtype = compute_dtype(variable)
         gradient = ops.cast(dense_gradient(gradient, variable), dtype)
         if self._l2:
             gradient = gradient + self._l2 * self._value(variable)
         step = ops.cast(self.iterations + 1, dtype)
-        return gradient, step
+        return index, gradient, step
 
-    def _adam_moments(self, gradient, variable):
-        """The start of every Adam-style step: `(index, g, t, m, v)`.
+    def _first_moment_input(self, gradient, variable, index, step):
+        """What the first moment averages: the gradient (AdaInject overrides it)."""
+        return gradient
 
-        `g` is the gradient with the L2 term, `m` the updated first moment and
-        `v` the updated EMA of `g**2` (its AMSGrad maximum with `amsgrad`).
+    def _update_moment(self, name, index, value, decay):
+        """`slot = decay * slot + (1 - decay) * value`, written; returns the new slot."""
+        slot = self._slot(name, index)
+        average = _math.ema(slot.value, value, decay)
+        self.assign(slot, average)
+        return average
+
+    def _amsgrad(self, index, v):
+        """With `amsgrad`, `v_hat = max(v_hat, v)`, written and returned; else `v`."""
+        if not self.amsgrad:
+            return v
+        velocity_hat = self._slot("velocity_hat", index)
+        v = ops.maximum(velocity_hat.value, v)
+        self.assign(velocity_hat, v)
+        return v
+
+    def _apply_update(self, variable, index, update):
+        """`theta -= update`, after the step's last read of any slot.
+
+        float16/bfloat16 variables: subtracted in float32, rounded once on the
+        write. AdaInject classes also keep the update for the next step.
         """
-        index = self._get_variable_index(variable)
-        g, step = self._gradient_and_step(gradient, variable)
-        m = self._update_first_moment(g, variable, index, step)
-        v = self._update_second_moment(index, g * g)
-        return index, g, step, m, v
-
-    def _update_first_moment(self, gradient, variable, index, step):
-        """Update and return `m`; AdaInject classes feed it the injected gradient."""
-        momentum = self._slot("momentum", index)
-        value = gradient
-        if self._inject_start is not None:
-            decay = None
-            dtype = compute_dtype(variable)
-            if self.weight_decay is not None and self._use_weight_decay(variable):
-                # The decay the base class applied before this step.
-                decay = ops.cast(self.learning_rate, dtype) * ops.cast(
-                    self.weight_decay, dtype
-                )
-            change = _math.parameter_change(
-                self._slot("last_update", index), self._value(variable), decay
-            )
-            value = _math.injected_gradient(
-                gradient,
-                change,
-                step,
-                self._inject_start,
-                float(self.injection_divisor),
-            )
-        m = _math.ema(momentum, value, self._beta_1)
-        self.assign(momentum, m)
-        return m
-
-    def _descend(self, variable, index, m, w, a, epsilon, b=None, factor=None):
-        """`theta -= adaptive_step(m, w, a, epsilon, b) * factor`.
-
-        Every optimizer ends its step here, after its last read of any slot;
-        AdaInject classes also keep the update for the next step.
-        """
-        update = _math.adaptive_step(m, w, a, epsilon, b)
-        if factor is not None:
-            update = update * factor
         if compute_dtype(variable) == keras.backend.standardize_dtype(variable.dtype):
             self.assign_sub(variable, update)
         else:
-            # float16/bfloat16: subtract in float32, round once on the write.
             self.assign(variable, self._value(variable) - update)
-        if self._inject_start is not None:
-            self.assign(self._slot("last_update", index), update)
-
-    def _update_second_moment(self, index, value, shift=None):
-        """Update the second moment with `value` (plus `shift`); apply AMSGrad."""
-        velocity = self._slot("velocity", index)
-        if shift is not None:
-            # beta_2 v + (1 - beta_2) value + shift, as one EMA: a separate add
-            # makes XLA recompute `v` inside the variable's update.
-            value = value + shift / (1.0 - self._beta_2)
-        v = _math.ema(velocity, value, self._beta_2)
-        self.assign(velocity, v)
-        if self.amsgrad:
-            velocity_hat = self._slot("velocity_hat", index)
-            v = ops.maximum(velocity_hat, v)
-            self.assign(velocity_hat, v)
-        return v
-
-    def _adam_step_size(self, learning_rate, step, dtype):
-        """`lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`, Adam's scalar step size."""
-        lr = ops.cast(learning_rate, dtype)
-        return (
-            lr
-            * ops.sqrt(_math.bias_correction(self._beta_2, step))
-            / _math.bias_correction(self._beta_1, step)
-        )
 
     def get_config(self):
         config = super().get_config()

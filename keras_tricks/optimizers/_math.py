@@ -1,8 +1,9 @@
 """The maths the optimizers share, as small pure functions on `keras.ops` tensors.
 
-Each optimizer in this subpackage is a composition of these pieces; a variant
-costs a line, not a copy. Nothing here touches a variable: every function takes
-tensors (and Python floats for hyperparameters) and returns tensors. Scalar
+Each optimizer's `update_step` composes these pieces in the order of its
+paper's equations. Nothing here touches a variable: every function takes
+tensors (and Python floats for hyperparameters) and returns tensors; rewrites
+that serve only XLA's plan live in `_xla.py`. Scalar
 decisions (is the step rectified? does the angle state move?) are written as
 `ops.where` on tensors, never as Python control flow, so that every function
 traces under `tf.function(jit_compile=True)` and `jax.jit`.
@@ -16,6 +17,8 @@ results within a few ulps of a float64 computation of the same equations.
 import math
 
 from keras import ops
+
+from keras_tricks.optimizers import _xla
 
 
 def ema(average, value, decay):
@@ -40,42 +43,22 @@ def bias_correction(beta, step):
     return ops.negative(ops.expm1(ops.multiply(step, math.log(beta))))
 
 
-def adaptive_step(first_moment, second_moment, a, epsilon, b=None):
-    """The step every optimizer here takes, before any per-element factor.
+def adam_step_size(learning_rate, beta_1, beta_2, step):
+    """Adam's scalar step size `lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`.
 
-    `a * m / (sqrt(w) + epsilon)` with per-step scalars `a` and `epsilon`,
-    where `w` is the second moment (or AdaBelief's `s`, or AMSGrad's maximum);
-    with `b`, the rectified form `m * (a / (sqrt(w) + epsilon) + b)` (see
-    `rectified_coefficients`). DiffGrad and AngularGrad multiply the result by
-    their per-element coefficient.
+    `lr * sqrt(bc2) / bc1 * m / (sqrt(v) + epsilon)` is Adam's step with the
+    bias corrections of Kingma & Ba (2015), Algorithm 1, folded into the rate.
     """
-    root = ops.sqrt(second_moment) + epsilon
-    if b is None:
-        return a * first_moment / root
-    return first_moment * (a / root + b)
+    return (
+        learning_rate
+        * ops.sqrt(bias_correction(beta_2, step))
+        / bias_correction(beta_1, step)
+    )
 
 
 def diffgrad_friction(gradient, previous_gradient):
     """diffGrad's friction coefficient `xi = sigmoid(|g_prev - g|)` (Dubey et al., 2019)."""
     return ops.sigmoid(ops.abs(previous_gradient - gradient))
-
-
-def written_after(value, anchor):
-    """`value`, made to depend on one element of `anchor` (for the write order).
-
-    Returns `value + 0 * anchor.flat[0]`: exactly `value` while that element is
-    finite, NaN everywhere if it is NaN or infinite. Pass the variable after its
-    update as `anchor` when a slot is overwritten with a value that does not
-    depend on the slot's old contents (diffGrad's `g_prev = g`): XLA cannot see
-    that the update read the old contents before the write, so it copies the
-    whole slot first. The dependency on one element orders the write after the
-    update at the cost of reading that element. A variable with no elements
-    returns `value` unchanged.
-    """
-    if 0 in tuple(anchor.shape):
-        return value
-    first = ops.reshape(anchor, [-1])[:1]
-    return value + ops.reshape(0.0 * first, [1] * len(value.shape))
 
 
 def belief_residual(gradient, first_moment):
@@ -132,20 +115,6 @@ def rectified_coefficients(
     return ops.cast(a, dtype), ops.cast(b, dtype)
 
 
-def count_true(mask):
-    """The number of `True` elements of a boolean tensor, exactly, as int32.
-
-    Summed first in blocks of up to 32 elements in float32 (exact, at most
-    32), then in int32: between two sums of different types, XLA on the CPU
-    folds the comparison that makes `mask` into the first sum instead of
-    writing the mask out (a full-size pass) and summing it in a tree.
-    """
-    size = int(math.prod(mask.shape))
-    block = next((k for k in (32, 16, 8, 4, 2) if size % k == 0), 1)
-    partial = ops.sum(ops.reshape(ops.cast(mask, "float32"), [-1, block]), axis=-1)
-    return ops.sum(ops.cast(partial, "int32"))
-
-
 def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     """AngularGrad's coefficient `phi` and its new angle state (Roy et al., 2021).
 
@@ -162,10 +131,7 @@ def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     `"cos"`) or `final = tan` (method `"tan"`), and
     `phi = 0.5 * tanh(|final|) + 0.5`.
 
-    `atan` is increasing, so comparing angles is comparing tangents, and the
-    count compares `|g_prev - g| > min_tangent * |1 + g_prev g|`,
-    mathematically the same test without the division (a division shared by
-    the count and the new state makes XLA write `tan` out).
+    `atan` is increasing, so comparing angles is comparing tangents.
 
     Returns:
         `(phi, new_min_tangent)`.
@@ -173,9 +139,12 @@ def angular_coefficient(gradient, previous_gradient, min_tangent, method):
     difference = previous_gradient - gradient
     denominator = 1.0 + previous_gradient * gradient
     threshold = ops.maximum(min_tangent, 0.0)
+    # tan > min_tangent as |g_prev - g| > min_tangent * |1 + g_prev g|: the
+    # same test without the division, which, shared by the count and the new
+    # state, made XLA write `tan` out (a full-size pass).
     above = ops.greater(ops.abs(difference), threshold * ops.abs(denominator))
     # mean(angle > min_angle) < 0.5, counted exactly in integers.
-    move = ops.less(2 * count_true(above), int(math.prod(gradient.shape)))
+    move = ops.less(2 * _xla.count_true(above), int(math.prod(gradient.shape)))
     tangent = ops.abs(difference / denominator)
     new_min_tangent = ops.where(move, tangent, min_tangent)
     if method == "cos":

@@ -1,32 +1,27 @@
-"""Look optimizers up by name: `get("adabelief")` and `list_optimizers()`."""
+"""Look optimizers up by name: `get("adabelief")` and `list_optimizers()`.
+
+The optimizers are those `keras_tricks.optimizers` exports: a new optimizer
+file enrols here, and in the tests' conformance suite, by its line in the
+package's `__all__`.
+"""
+
+import importlib
 
 import keras
 
 from keras_tricks._checks import check_choice
-from keras_tricks.optimizers.adabelief import AdaBelief
-from keras_tricks.optimizers.adainject import (
-    AdaBeliefInject,
-    AdamInject,
-    DiffGradInject,
-    RAdamInject,
-)
-from keras_tricks.optimizers.angulargrad import AngularGrad
-from keras_tricks.optimizers.diffgrad import DiffGrad
-from keras_tricks.optimizers.radam import RAdam
 
-_OPTIMIZERS = {
-    cls.__name__.lower(): cls
-    for cls in (
-        AdaBelief,
-        AdaBeliefInject,
-        AdamInject,
-        AngularGrad,
-        DiffGrad,
-        DiffGradInject,
-        RAdam,
-        RAdamInject,
-    )
-}
+
+def optimizer_classes():
+    """`{lower-case name: class}` of every optimizer class the package exports."""
+    package = importlib.import_module("keras_tricks.optimizers")
+    exported = (getattr(package, name) for name in package.__all__)
+    return {
+        cls.__name__.lower(): cls
+        for cls in exported
+        if isinstance(cls, type) and issubclass(cls, keras.optimizers.Optimizer)
+    }
+
 
 # Keras's own optimizers that a name alone can build, keyed by lower-case class
 # name ("adam", "adamw", "rmsprop", ...). Wrappers that need another optimizer
@@ -51,7 +46,7 @@ def list_optimizers():
     >>> "radam" in keras_tricks.optimizers.list_optimizers()
     True
     """
-    return sorted(_OPTIMIZERS)
+    return sorted(optimizer_classes())
 
 
 def get(identifier, **kwargs):
@@ -88,8 +83,9 @@ def get(identifier, **kwargs):
     if not isinstance(identifier, str):
         check_choice("identifier", identifier, known)
     name = identifier.lower()
-    if name in _OPTIMIZERS:
-        return _OPTIMIZERS[name](**kwargs)
+    ours = optimizer_classes()
+    if name in ours:
+        return ours[name](**kwargs)
     name = name.replace("_", "")
     if name not in _KERAS_OPTIMIZERS:
         check_choice("identifier", identifier, known)

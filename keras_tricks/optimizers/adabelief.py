@@ -3,13 +3,8 @@
 import keras
 from keras import ops
 
-from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import (
-    AdaptiveMoments,
-    check_flag,
-    compute_dtype,
-    is_empty,
-)
+from keras_tricks.optimizers import _math, _xla
+from keras_tricks.optimizers._base import AdaptiveMoments, check_flag, is_empty
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -105,28 +100,27 @@ class AdaBelief(AdaptiveMoments):
     def update_step(self, gradient, variable, learning_rate):
         if is_empty(variable):
             return  # nothing to update (and Keras's `ops.add` fails on (0, n))
-        index = self._get_variable_index(variable)
-        g, step = self._gradient_and_step(gradient, variable)
-        m = self._update_first_moment(g, variable, index, step)
-        s = self._update_second_moment(
-            index, _math.belief_residual(g, m), shift=self._epsilon
+        index, g, t = self._gradient_and_step(gradient, variable)
+        d = self._first_moment_input(g, variable, index, t)
+        m = self._update_moment("momentum", index, d, self._beta_1)
+        # s = beta_2 * s + (1 - beta_2) * (g - m)**2 + epsilon
+        residual = _xla.plus_constant(
+            _math.belief_residual(g, m), self._epsilon, self._beta_2
         )
-        dtype = compute_dtype(variable)
+        s = self._update_moment("velocity", index, residual, self._beta_2)
+        s = self._amsgrad(index, s)
+        lr = ops.cast(learning_rate, g.dtype)
         if self.rectify:
             a, b = _math.rectified_coefficients(
-                ops.cast(learning_rate, dtype),
-                self._beta_1,
-                self._beta_2,
-                step,
-                self.degenerated_to_sgd,
-                dtype,
+                lr, self._beta_1, self._beta_2, t, self.degenerated_to_sgd, g.dtype
             )
-            self._descend(variable, index, m, s, a, self._epsilon, b)
+            update = m * (a / (ops.sqrt(s) + self._epsilon) + b)
         else:
             # lr / bc1 * m / (sqrt(s) / sqrt(bc2) + eps), one divide per element.
-            alpha = self._adam_step_size(learning_rate, step, dtype)
-            eps = self._epsilon * ops.sqrt(_math.bias_correction(self._beta_2, step))
-            self._descend(variable, index, m, s, alpha, eps)
+            alpha = _math.adam_step_size(lr, self._beta_1, self._beta_2, t)
+            eps = self._epsilon * ops.sqrt(_math.bias_correction(self._beta_2, t))
+            update = alpha * m / (ops.sqrt(s) + eps)
+        self._apply_update(variable, index, update)
 
     def get_config(self):
         config = super().get_config()

@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from keras_tricks._checks import check_choice
-from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import AdaptiveMoments, compute_dtype, is_empty
+from keras_tricks.optimizers import _math, _xla
+from keras_tricks.optimizers._base import AdaptiveMoments, is_empty
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -107,20 +107,24 @@ class AngularGrad(AdaptiveMoments):
     def update_step(self, gradient, variable, learning_rate):
         if is_empty(variable):
             return  # nothing to update (and Keras's `ops.add` fails on (0, n))
-        index, g, step, m, v = self._adam_moments(gradient, variable)
+        index, g, t = self._gradient_and_step(gradient, variable)
+        m = self._update_moment("momentum", index, g, self._beta_1)
+        v = self._update_moment("velocity", index, g * g, self._beta_2)
+        v = self._amsgrad(index, v)
         previous_gradient = self._slot("previous_gradient", index)
         min_tangent = self._slot("min_tangent", index)
+        # The tangent, the per-tensor decision, the new angle state and phi.
         phi, new_min_tangent = _math.angular_coefficient(
-            g, previous_gradient, min_tangent, self.method
+            g, previous_gradient.value, min_tangent.value, self.method
         )
         self.assign(min_tangent, new_min_tangent)
-        alpha = self._adam_step_size(learning_rate, step, compute_dtype(variable))
-        self._descend(variable, index, m, v, alpha, self._epsilon, factor=phi)
-        # Stored after the angle state has read the old g_prev, without a copy.
-        self.assign(
-            previous_gradient,
-            _math.written_after(g, ops.convert_to_tensor(min_tangent)),
+        lr = ops.cast(learning_rate, g.dtype)
+        alpha = _math.adam_step_size(lr, self._beta_1, self._beta_2, t)
+        self._apply_update(
+            variable, index, alpha * m / (ops.sqrt(v) + self._epsilon) * phi
         )
+        # g_prev = g, written after the angle state read the old g_prev (_xla).
+        self.assign(previous_gradient, _xla.written_after(g, min_tangent.value))
 
     def get_config(self):
         config = super().get_config()

@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import AdaptiveMoments, compute_dtype, is_empty
+from keras_tricks.optimizers import _math, _xla
+from keras_tricks.optimizers._base import AdaptiveMoments, is_empty
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -95,13 +95,19 @@ class DiffGrad(AdaptiveMoments):
     def update_step(self, gradient, variable, learning_rate):
         if is_empty(variable):
             return  # nothing to update (and Keras's `ops.add` fails on (0, n))
-        index, g, step, m, v = self._adam_moments(gradient, variable)
+        index, g, t = self._gradient_and_step(gradient, variable)
+        d = self._first_moment_input(g, variable, index, t)
+        m = self._update_moment("momentum", index, d, self._beta_1)
+        v = self._update_moment("velocity", index, g * g, self._beta_2)
+        v = self._amsgrad(index, v)
         previous_gradient = self._slot("previous_gradient", index)
-        xi = _math.diffgrad_friction(g, previous_gradient)
-        alpha = self._adam_step_size(learning_rate, step, compute_dtype(variable))
-        self._descend(variable, index, m, v, alpha, self._epsilon, factor=xi)
-        # Stored after the update has read the old g_prev, without a copy of it.
-        self.assign(
-            previous_gradient,
-            _math.written_after(g, ops.cast(ops.convert_to_tensor(variable), g.dtype)),
+        # xi = sigmoid(|g_prev - g|)
+        xi = _math.diffgrad_friction(g, previous_gradient.value)
+        lr = ops.cast(learning_rate, g.dtype)
+        alpha = _math.adam_step_size(lr, self._beta_1, self._beta_2, t)
+        self._apply_update(
+            variable, index, alpha * m / (ops.sqrt(v) + self._epsilon) * xi
         )
+        # g_prev = g, written after the update read the old g_prev (_xla).
+        theta = ops.cast(ops.convert_to_tensor(variable), g.dtype)
+        self.assign(previous_gradient, _xla.written_after(g, theta))

@@ -4,12 +4,7 @@ import keras
 from keras import ops
 
 from keras_tricks.optimizers import _math
-from keras_tricks.optimizers._base import (
-    AdaptiveMoments,
-    check_flag,
-    compute_dtype,
-    is_empty,
-)
+from keras_tricks.optimizers._base import AdaptiveMoments, check_flag, is_empty
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -101,17 +96,22 @@ class RAdam(AdaptiveMoments):
     def update_step(self, gradient, variable, learning_rate):
         if is_empty(variable):
             return  # nothing to update (and Keras's `ops.add` fails on (0, n))
-        index, g, step, m, v = self._adam_moments(gradient, variable)
-        dtype = compute_dtype(variable)
+        index, g, t = self._gradient_and_step(gradient, variable)
+        d = self._first_moment_input(g, variable, index, t)
+        m = self._update_moment("momentum", index, d, self._beta_1)
+        v = self._update_moment("velocity", index, g * g, self._beta_2)
+        v = self._amsgrad(index, v)
+        # rho_t >= 5: a = lr * r_t / bc1, b = 0; rho_t < 5: a = 0, b = lr / bc1
+        # (or 0 without degenerated_to_sgd).
         a, b = _math.rectified_coefficients(
-            ops.cast(learning_rate, dtype),
+            ops.cast(learning_rate, g.dtype),
             self._beta_1,
             self._beta_2,
-            step,
+            t,
             self.degenerated_to_sgd,
-            dtype,
+            g.dtype,
         )
-        self._descend(variable, index, m, v, a, self._epsilon, b)
+        self._apply_update(variable, index, m * (a / (ops.sqrt(v) + self._epsilon) + b))
 
     def get_config(self):
         config = super().get_config()

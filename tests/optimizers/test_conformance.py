@@ -14,10 +14,10 @@ import json
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_tricks import optimizers
 from tests.optimizers.conftest import (
+    BACKEND,
     OPTIMIZERS,
     assert_weights_close,
     compile_mlp,
@@ -27,13 +27,28 @@ from tests.optimizers.conftest import (
 )
 
 
+@pytest.mark.backends
 def test_every_optimizer_is_enrolled_and_named():
-    assert len(OPTIMIZERS) == 8
+    # Enrolment comes from the registry; an empty one would pass every
+    # parametrized test vacuously.
+    assert OPTIMIZERS, "the registry found no optimizer"
     assert sorted(cls.__name__.lower() for cls in OPTIMIZERS) == (
         optimizers.list_optimizers()
     )
+    # Every optimizer class of this subpackage registered for saving (what a
+    # new optimizer file does) is enrolled: it is exported, so `get` finds it.
+    registered = {
+        cls
+        for key, cls in keras.saving.get_custom_objects().items()
+        if key.startswith("keras_tricks>")
+        and isinstance(cls, type)
+        and cls.__module__.startswith("keras_tricks.optimizers.")
+        and issubclass(cls, keras.optimizers.Optimizer)
+    }
+    assert registered and registered <= set(OPTIMIZERS), registered - set(OPTIMIZERS)
 
 
+@pytest.mark.backends
 @every_optimizer
 def test_config_round_trip(cls):
     optimizer = cls(learning_rate=0.01, weight_decay=0.001, clipnorm=1.0)
@@ -63,11 +78,17 @@ QUADRATIC_SCALE = np.array([1.0, 0.5, 0.2, 2.0], "float32")
 
 
 def _quadratic(p):
-    return tf.reduce_sum(QUADRATIC_SCALE * (p - QUADRATIC_CENTRE) ** 2)
+    return keras.ops.sum(QUADRATIC_SCALE * (p - QUADRATIC_CENTRE) ** 2)
 
 
+# TensorFlow only: 2000 steps need one traced loop with its own gradients
+# (tf.while_loop, tf.GradientTape); tests/backends/cases_optimizers.py checks
+# that JAX and PyTorch take the same steps as TensorFlow.
+@pytest.mark.tf_only
 @every_optimizer
 def test_minimizes_quadratic_and_rosenbrock(cls):
+    import tensorflow as tf
+
     start = np.array([-1.0, 1.5], "float32")
     rosen = keras.Variable(start)
     quad = keras.Variable(np.zeros(4, "float32"))
@@ -98,7 +119,8 @@ def test_fit_on_digits_lowers_loss_mixed_float16_ema_clipnorm(cls):
     keras.mixed_precision.set_global_policy("mixed_float16")
     x, y = digits()
     optimizer = cls(learning_rate=0.03, use_ema=True, clipnorm=1.0)
-    model = compile_mlp(digits_mlp(), optimizer, jit_compile=False)
+    # Plain graphs on TensorFlow (XLA compiles slowly on CPU), jitted on JAX.
+    model = compile_mlp(digits_mlp(), optimizer, jit_compile=BACKEND == "jax")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     history = model.fit(x, y, batch_size=32, epochs=4, shuffle=False, verbose=0)
     losses = history.history["loss"]
@@ -111,6 +133,9 @@ def test_fit_on_digits_lowers_loss_mixed_float16_ema_clipnorm(cls):
     assert_weights_close(model.get_weights(), [a.numpy() for a in averages])
 
 
+@pytest.mark.skipif(
+    BACKEND == "torch", reason="jit_compile on PyTorch is torch.compile, not XLA"
+)
 def test_fit_with_jit_compile_matches_without():
     # model.fit under XLA, for the optimizer with the most scalar switches
     # (injection start, rectification); every optimizer's step is compared
@@ -133,6 +158,8 @@ def _ten_steps(cls, run):
     and AdaBelief's rectification (rho_t >= 5 from step 6), AngularGrad's
     per-tensor angle decision. Both weight-decay forms are on.
     """
+    import tensorflow as tf
+
     rng = np.random.default_rng(7)
     shapes = [(6, 5), (5,), (3, 2, 4)]
     variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in shapes]
@@ -155,8 +182,11 @@ def _ten_steps(cls, run):
     return [v.numpy() for v in variables] + [v.numpy() for v in optimizer.variables]
 
 
+@pytest.mark.tf_only  # tf.function(jit_compile=True) against TF's eager steps
 @every_optimizer
 def test_same_numbers_with_and_without_jit(cls):
+    import tensorflow as tf
+
     eager = _ten_steps(cls, lambda f: f())  # tf.while_loop runs eagerly
     compiled = _ten_steps(cls, lambda f: tf.function(f, jit_compile=True)())
     assert_weights_close(compiled, eager, rtol=1e-5, atol=1e-6)
@@ -218,6 +248,8 @@ class _Entry:
         optimizer.build(self.variables)
 
     def apply(self, values, indices, dense, t):
+        import tensorflow as tf
+
         # The LossScaleOptimizer divides by its scale: feed it scaled gradients.
         scale = 2.0**15 if self.case == "mixed_float16" else 1.0
         grads = []
@@ -229,6 +261,8 @@ class _Entry:
 
 
 def _run_matrix(jit_compile):
+    import tensorflow as tf
+
     entries = [
         _Entry(cls, case) for cls in OPTIMIZERS for case in ("own", "mixed_float16")
     ]
@@ -246,6 +280,9 @@ def _run_matrix(jit_compile):
     return entries
 
 
+# TensorFlow only: IndexedSlices and tf.function; the dtypes and the zero-size
+# variable meet every backend in test_low_precision.py and the cases.
+@pytest.mark.tf_only
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_matrix_dtypes_sparse_and_zero_size(jit_compile):
     entries = _run_matrix(jit_compile)

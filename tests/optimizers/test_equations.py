@@ -13,31 +13,14 @@ authors' code (as pinned in shared/REFERENCES.md), not from keras_tricks:
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_tricks import optimizers
-from keras_tricks.optimizers import _math
+from keras_tricks.optimizers import _xla
+from tests.optimizers.conftest import apply_steps, numpy, tensor
 
 SHAPES = [(4, 3), (5,), (2, 2, 3)]
 STEPS = 100
 LR = 0.01
-
-
-def run_steps(optimizer, variables, grads):
-    """Apply `grads[i][t]` for every step `t`, in one traced loop (fast to build)."""
-    steps = len(grads[0])
-    grads = [tf.constant(g, tf.float32) for g in grads]
-
-    @tf.function(autograph=False)
-    def train():
-        def body(t):
-            step_grads = [g[t] for g in grads]
-            optimizer.apply_gradients(zip(step_grads, variables, strict=True))
-            return (t + 1,)
-
-        tf.while_loop(lambda t: t < steps, body, (tf.constant(0),))
-
-    train()
 
 
 class NumpyReference:
@@ -162,9 +145,18 @@ CASES = [
     (
         "RAdamInject",
         "radam",
-        {"inject_from": 3, "amsgrad": True, "l2_weight_decay": 0.05, "weight_decay": 0.1},
+        {
+            "inject_from": 3,
+            "amsgrad": True,
+            "l2_weight_decay": 0.05,
+            "weight_decay": 0.1,
+        },
     ),
-    ("AdaBeliefInject", "adabelief", {"inject_from": 2, "amsgrad": True, "weight_decay": 0.1}),
+    (
+        "AdaBeliefInject",
+        "adabelief",
+        {"inject_from": 2, "amsgrad": True, "weight_decay": 0.1},
+    ),
 ]
 
 
@@ -193,7 +185,7 @@ def test_matches_numpy_reference_over_100_steps(case):
     grads[1][9::10] = grads[1][8::10]
     variables = [keras.Variable(x.astype("float32")) for x in start]
 
-    run_steps(optimizer, variables, grads)
+    apply_steps(optimizer, variables, grads)
     expected = [x.copy() for x in start]
     for t in range(1, STEPS + 1):
         expected = [
@@ -201,7 +193,7 @@ def test_matches_numpy_reference_over_100_steps(case):
             for i, (theta, g) in enumerate(zip(expected, grads, strict=True))
         ]
     for variable, want in zip(variables, expected, strict=True):
-        np.testing.assert_allclose(variable.numpy(), want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(numpy(variable), want, rtol=1e-5, atol=1e-6)
     # The parameters moved well beyond the tolerance.
     assert max(np.abs(w - s).max() for w, s in zip(expected, start, strict=True)) > 0.01
 
@@ -233,15 +225,27 @@ def test_tf_addons_golden_values(name, kwargs, golden):
     optimizer = getattr(optimizers, name)(learning_rate=1e-3, **kwargs)
     variables = [keras.Variable([1.0, 2.0]), keras.Variable([3.0, 4.0])]
     grads = [np.tile([0.1, 0.2], (100, 1)), np.tile([0.03, 0.04], (100, 1))]
-    run_steps(optimizer, variables, grads)
+    apply_steps(optimizer, variables, grads)
+    atol = 2e-6
+    if keras.backend.backend() == "torch" and kwargs.get("weight_decay"):
+        # Keras's PyTorch backend decays as theta * (1 - lr * wd), TensorFlow
+        # (and TF Addons) as theta - theta * lr * wd: over 100 steps the
+        # float32 roundings part by up to 7e-6 on weights near 4.
+        atol = 1e-5
     for variable, want in zip(variables, golden, strict=True):
-        np.testing.assert_allclose(variable.numpy(), want, rtol=1e-6, atol=2e-6)
+        np.testing.assert_allclose(numpy(variable), want, rtol=1e-6, atol=atol)
 
 
 @pytest.mark.parametrize("shape", [(0,), (1,), (7,), (33,), (3, 5, 7), (64, 32)])
 def test_count_true_is_exact_for_any_size(shape):
-    # AngularGrad's per-tensor decision sums in blocks of up to 32 elements.
+    # AngularGrad's per-tensor decision sums in blocks of up to 32 elements
+    # (compiled by XLA on TensorFlow, where the blocks matter).
     rng = np.random.default_rng(1)
     mask = rng.random(shape) < 0.3
-    count = tf.function(_math.count_true, jit_compile=True)(tf.constant(mask))
-    assert int(count) == int(mask.sum())
+    count_true = _xla.count_true
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        count_true = tf.function(count_true, jit_compile=True)
+    count = count_true(tensor(mask, "bool"))
+    assert int(numpy(count)) == int(mask.sum())

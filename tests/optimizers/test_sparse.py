@@ -9,10 +9,10 @@ optimizer here must give the numbers it gives on that dense tensor, in `fit`
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from keras import ops
 
 from keras_tricks import optimizers
+from keras_tricks.optimizers import _base
 from tests.optimizers.conftest import assert_weights_close, every_optimizer
 
 VOCABULARY, WIDTH = 12, 3
@@ -73,10 +73,13 @@ class _no_scope:
         return False
 
 
+@pytest.mark.tf_only  # IndexedSlices are TensorFlow's; JAX and PyTorch give dense rows
 def test_embedding_gradient_is_indexed_slices():
     # What the fit tests below rely on: the lookup's gradient is sparse, the
     # one-hot version's is dense.
     x, _ = _ids_and_targets()
+    import tensorflow as tf
+
     for embedding_class, kind in (
         (keras.layers.Embedding, tf.IndexedSlices),
         (_DenseEmbedding, tf.Tensor),
@@ -92,17 +95,26 @@ def test_embedding_gradient_is_indexed_slices():
 # crashed on sparse gradients (two fits per case; an XLA fit costs seconds on
 # two cores). Every optimizer meets sparse gradients under XLA and in plain
 # graphs in test_conformance.py's apply_gradients matrix, and eagerly below.
+# On JAX and PyTorch the Embedding's gradient is dense: the fits check that an
+# Embedding model trains there as its one-hot twin does.
 FIT_CASES = [
-    (optimizers.AngularGrad, "plain"),
-    (optimizers.DiffGrad, "xla"),
-    (optimizers.RAdamInject, "mirrored"),
+    pytest.param(optimizers.AngularGrad, "plain"),
+    pytest.param(
+        optimizers.DiffGrad,
+        "xla",
+        marks=pytest.mark.skipif(
+            keras.backend.backend() == "torch",
+            reason="jit_compile on PyTorch is torch.compile, not XLA",
+        ),
+    ),
+    pytest.param(optimizers.RAdamInject, "mirrored", marks=pytest.mark.tf_only),
 ]
 
 
 @pytest.mark.parametrize(
     "cls, mode",
     FIT_CASES,
-    ids=[f"{cls.__name__}-{mode}" for cls, mode in FIT_CASES],
+    ids=[f"{p.values[0].__name__}-{p.values[1]}" for p in FIT_CASES],
 )
 def test_fit_on_embedding_equals_dense(cls, mode, request):
     strategy = request.getfixturevalue("strategy") if mode == "mirrored" else None
@@ -119,6 +131,8 @@ def test_fit_on_embedding_equals_dense(cls, mode, request):
 
 def _slices_and_dense():
     """An `IndexedSlices` gradient with a repeated index, and its dense sum."""
+    import tensorflow as tf
+
     values = np.array([[0.5, -1.0, 2.0], [0.25, 0.5, -0.5], [1.0, 1.0, 1.0]], "float32")
     indices = np.array([1, 4, 1], "int32")  # row 1 twice: its values sum
     dense = np.zeros((6, 3), "float32")
@@ -129,9 +143,12 @@ def _slices_and_dense():
     return slices, tf.constant(dense)
 
 
+@pytest.mark.tf_only  # IndexedSlices
 @every_optimizer
 @pytest.mark.parametrize("l2_weight_decay", [0.0, 0.01], ids=["no_l2", "l2"])
 def test_apply_gradients_indexed_slices_with_duplicates(cls, l2_weight_decay):
+    import tensorflow as tf
+
     # Eagerly, three steps, decoupled decay on: a sparse and a dense copy of
     # the same table, one optimizer for both. (A coupled L2 term densifies the
     # gradient on its own, which hid the crash: both settings are tested.)
@@ -155,7 +172,32 @@ def test_apply_gradients_indexed_slices_with_duplicates(cls, l2_weight_decay):
     assert not np.allclose(single.numpy()[1], sparse_table.numpy()[1])
 
 
+@pytest.mark.tf_only  # the TensorFlow path against its keras.ops reference
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "xla"])
+def test_dense_gradient_equals_keras_ops_reference(jit_compile):
+    # _base.dense_gradient turns IndexedSlices dense with TensorFlow's own
+    # segment sum; _base.sum_rows is the same in keras.ops, the reference.
+    import tensorflow as tf
+
+    slices, dense = _slices_and_dense()
+    variable = keras.Variable(np.zeros((6, 3), "float32"))
+
+    def both():
+        fast = _base.dense_gradient(slices, variable)
+        reference = _base.sum_rows(slices.values, slices.indices, 6)
+        return fast, reference
+
+    fast, reference = tf.function(both, jit_compile=jit_compile)()
+    np.testing.assert_array_equal(fast.numpy(), reference.numpy())
+    np.testing.assert_array_equal(reference.numpy(), dense.numpy())
+    # A dense gradient passes through untouched, on every path.
+    assert _base.dense_gradient(dense, variable) is dense
+
+
+@pytest.mark.tf_only  # IndexedSlices
 def test_indexed_slices_without_dense_shape():
+    import tensorflow as tf
+
     # A hand-made IndexedSlices may omit dense_shape; the variable's shape fills it.
     slices, dense = _slices_and_dense()
     bare = tf.IndexedSlices(slices.values, slices.indices)

@@ -13,6 +13,8 @@ import numpy as np
 from keras_tricks import optimizers
 from tests.optimizers.conftest import (
     OPTIMIZERS,
+    QUICK,
+    apply_steps,
     assert_weights_close,
     compile_mlp,
     digits,
@@ -54,7 +56,8 @@ _RESUME = textwrap.dedent(
     out = {}
     for name in names:
         model = keras.saving.load_model(f"{folder}/{name}.keras")
-        model.run_eagerly = True  # as before saving; no graph to trace
+        # As before saving: eager, but jitted on JAX (see conftest.QUICK).
+        model.run_eagerly = keras.backend.backend() != "jax"
         model.fit(data["x"], data["y"], batch_size=32, epochs=1, shuffle=False,
                   verbose=0)
         for i, w in enumerate(model.get_weights()):
@@ -71,16 +74,18 @@ def test_save_mid_training_and_resume_in_fresh_process(tmp_path):
     names = [cls.__name__ for cls in OPTIMIZERS]
     uninterrupted = {}
     for cls in OPTIMIZERS:
-        # Eager steps: the state round trip is what is tested, and tracing
-        # 16 train functions (here and in the fresh process) costs most.
+        # Eager steps (QUICK): the state round trip is what is tested, and
+        # tracing 16 train functions (here and in the fresh process) costs most.
         model = compile_mlp(
-            digits_mlp(), cls(learning_rate=0.01, weight_decay=0.01), run_eagerly=True
+            digits_mlp(), cls(learning_rate=0.01, weight_decay=0.01), **QUICK
         )
         model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
         model.save(tmp_path / f"{cls.__name__}.keras")
         model.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
         uninterrupted[cls.__name__] = model.get_weights()
-    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    # This checkout's keras_tricks, whatever is installed.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), PYTHONPATH=root)
     subprocess.run(
         [sys.executable, "-c", _RESUME, str(tmp_path), json.dumps(names)],
         check=True,
@@ -110,7 +115,12 @@ def test_nan_gradient_does_not_crash(cls):
 
     wrapped = keras.optimizers.LossScaleOptimizer(cls(learning_rate=0.01))
     fresh = [keras.Variable(np.ones(4, "float32")), keras.Variable(np.ones(3))]
-    wrapped.apply_gradients(zip([bad, good], fresh, strict=True))
+    if keras.backend.backend() == "jax":
+        # Keras's LossScaleOptimizer cannot step eagerly on JAX (its own Adam
+        # raises UnexpectedTracerError); fit steps it jitted, as here.
+        apply_steps(wrapped, fresh, [bad[None], good[None]])
+    else:
+        wrapped.apply_gradients(zip([bad, good], fresh, strict=True))
     for v in fresh:
         np.testing.assert_array_equal(v.numpy(), 1.0)
     inner = wrapped.inner_optimizer
