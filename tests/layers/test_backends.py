@@ -23,10 +23,9 @@ BACKEND = keras.backend.backend()
 
 LAYERS = [
     (DropConnect, {"layer": keras.layers.Dense(3), "rate": 0.5, "seed": 1}, (4, 5)),
-    (DropConnect, {"layer": keras.layers.Conv2D(3, 2), "rate": 0.3, "seed": 2}, (4, 5, 5, 2)),
     (GroupNormalization, {"groups": 2, "axis": 1}, (4, 4, 3, 5)),
     (InstanceNormalization, {}, (4, 5, 5, 3)),
-    (WeightNormalization, {"layer": keras.layers.Conv2D(4, 3, padding="same")}, (4, 5, 5, 2)),
+    (WeightNormalization, {"layer": keras.layers.Dense(4, activation="tanh")}, (4, 5)),
 ]
 
 
@@ -35,7 +34,8 @@ LAYERS = [
 )
 def test_fit_then_save_and_load(cls, kwargs, input_shape, tmp_path):
     # One epoch of fit (training=True: DropConnect draws masks), then the
-    # .keras round trip gives identical predictions.
+    # .keras round trip gives identical predictions. (Conv layers inside the
+    # wrappers: the cross-backend cases in tests/backends/cases_layers.py.)
     check_save_load(cls, kwargs, input_shape, tmp_path)
 
 
@@ -75,7 +75,7 @@ def test_weight_normalization_data_init_after_an_eager_training_call():
     x, y = _data()
     model(x, training=True)
     assert float(keras.ops.convert_to_numpy(wrapper.initialized)) == 1.0
-    model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     _assert_normalized(model, x)
 
 
