@@ -190,6 +190,12 @@ def test_unknown_spatial_dims_in_one_tf_function(case):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_batch_of_one_and_of_zero(case, shape):
     # A zero-size spatial axis too: Keras's layers return the empty tensor.
+    if keras.backend.backend() == "torch" and case[2] == "Conv2D" and shape[1] == 0:
+        # Keras's own Conv2D is the floor a wrapper of it stands on; on
+        # PyTorch it refuses a zero-height image. When it copes, this fails.
+        with pytest.raises(RuntimeError, match="Kernel size can't be greater"):
+            _WRAPPED["Conv2D"](None)(_images(shape))
+        pytest.skip("PyTorch: Keras's own Conv2D refuses a zero-height input")
     layer = _make(case)
     symbolic = layer(keras.KerasTensor(shape))
     expected_shape = tuple(layer.compute_output_shape(shape))
