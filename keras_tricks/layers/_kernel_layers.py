@@ -130,14 +130,3 @@ def apply_kernel(layer, inputs, kernel):
         bias = ops.cast(bias, outputs.dtype)
     return bias_and_activation(layer, outputs, bias)
 
-
-def wrapper_config(base_config, layer):
-    """``base_config`` with the wrapped ``layer`` serialized without its build.
-
-    ``keras.layers.Wrapper.get_config`` stores the wrapped layer's
-    ``build_config`` once it is built, so the config would change on
-    ``build``; the wrapper builds its layer itself, so the shape is not needed.
-    """
-    serialized = keras.saving.serialize_keras_object(layer)
-    serialized.pop("build_config", None)
-    return {**base_config, "layer": serialized}

@@ -5,6 +5,7 @@ import copy
 import keras
 
 from keras_tricks import _checks
+from keras_tricks._serialization import nested_config
 from keras_tricks.layers import _kernel_layers
 
 
@@ -22,6 +23,11 @@ class DropConnect(keras.layers.Wrapper):
     Integer inputs are cast to the compute dtype (as a Keras `Dense` promotes
     them; Keras's `Conv2D` refuses `uint8`, this wrapper does not), and the
     output is in the wrapper's compute dtype.
+
+    Backends: every Keras backend (TensorFlow, JAX, PyTorch), in training
+    and at inference, in `fit` and after a `.keras` save/load; masks drawn
+    from the same `seed` differ between backends (each has its own random
+    number generator).
 
     Args:
         layer: a `keras.layers.Dense`, `Conv1D`, `Conv2D` or `Conv3D` layer.
@@ -75,7 +81,11 @@ class DropConnect(keras.layers.Wrapper):
         if not training or self.rate == 0:
             # The wrapped layer may have another dtype policy than the wrapper.
             return keras.ops.cast(self.layer(inputs), self.compute_dtype)
-        kernel = keras.ops.cast(self.layer.kernel, self.compute_dtype)
+        # A tensor, never the Variable itself: JAX's and PyTorch's
+        # `keras.random.dropout` read `.dtype` as a backend dtype, which a
+        # Keras Variable (dtype "float32", a string) does not give them.
+        kernel = keras.ops.convert_to_tensor(self.layer.kernel)
+        kernel = keras.ops.cast(kernel, self.compute_dtype)
         kernel = keras.random.dropout(kernel, self.rate, seed=self.seed_generator)
         return _kernel_layers.apply_kernel(self.layer, inputs, kernel)
 
@@ -84,7 +94,7 @@ class DropConnect(keras.layers.Wrapper):
 
     def get_config(self):
         config = {"rate": self.rate, "seed": self.seed}
-        base_config = _kernel_layers.wrapper_config(super().get_config(), self.layer)
+        base_config = {**super().get_config(), "layer": nested_config(self.layer)}
         return {**base_config, **config}
 
     @classmethod

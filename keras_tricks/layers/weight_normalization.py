@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_tricks import _checks
+from keras_tricks._serialization import nested_config
 from keras_tricks.layers import _kernel_layers
 
 # Added to squared norms so that a zero kernel column does not divide by zero.
@@ -38,26 +39,33 @@ def _all_reduce_sum(value):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
-def _assign_if(condition, assignments):
-    """Assign each ``(variable, value)`` pair only where ``condition`` holds.
+def _assign_in_tf_cond(condition, assignments):
+    """Assign each ``(variable, value)`` pair inside one ``tf.cond`` on ``condition``.
 
-    On TensorFlow the assignments sit in one ``tf.cond``: once the condition
-    is false they never run again, so nothing rewrites the variables on later
-    steps. A backend without side effects in a conditional (JAX) assigns
-    ``where(condition, value, variable)``, the same values.
+    Once the condition is false the assignments never run again, so nothing
+    rewrites the variables on later steps, in a graph as eagerly.
     """
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    import tensorflow as tf
 
-        def assign():
-            for variable, value in assignments:
-                variable.assign(value)
-            return tf.constant(True)
+    def assign():
+        for variable, value in assignments:
+            variable.assign(value)
+        return tf.constant(True)
 
-        tf.cond(condition, assign, lambda: tf.constant(False))
-        return
-    for variable, value in assignments:
-        variable.assign(ops.where(condition, value, variable.value))
+    tf.cond(condition, assign, lambda: tf.constant(False))
+
+
+def _is_jax_trace(tensor):
+    """Whether ``tensor`` is traced by a JAX transformation (``jit``, ``grad``).
+
+    Keras runs a JAX training step (``fit``) as a transformed, stateless
+    function that keeps only the non-trainable variables a layer assigns.
+    """
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return isinstance(tensor, jax.core.Tracer)
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -93,6 +101,24 @@ class WeightNormalization(keras.layers.Wrapper):
 
     The wrapped layer's `kernel` is never assigned to; the wrapper runs the
     layer's maths with the normalized kernel instead.
+
+    Backends: the reparametrization runs on every Keras backend. The data
+    init differs by backend:
+
+    - TensorFlow: it runs inside the first training step (`fit`,
+      `tf.function`, eager), in a `tf.cond` that does nothing once
+      initialized, and under a `tf.distribute` strategy over the global
+      batch (cross-replica sums: TensorFlow only).
+    - PyTorch, and JAX called eagerly (`layer(x, training=True)` outside
+      `fit`): the first training call initializes, on that batch; later calls
+      skip the init entirely.
+    - JAX inside `fit` (or any `jax.jit` / `jax.grad`): Keras keeps only
+      non-trainable variable updates there, so `g` and the bias cannot be
+      set. Call the model once eagerly on a batch with `training=True`
+      before `fit` (also after loading a saved model): that call
+      initializes (or sees the layer initialized), and `fit` then traces no
+      init at all. Without it, `fit` raises a `NotImplementedError` saying
+      so, instead of silently skipping the init.
 
     Args:
         layer: a `keras.layers.Dense`, `Conv1D`, `Conv2D` or `Conv3D` layer.
@@ -136,6 +162,8 @@ class WeightNormalization(keras.layers.Wrapper):
         # rounded to the compute dtype on their way through the data init.
         self.autocast = False
         self.data_init = data_init
+        # Whether an eager training call saw `initialized` set (JAX only).
+        self._seen_initialized = False
 
     def build(self, input_shape=None):
         super().build(input_shape)
@@ -195,17 +223,14 @@ class WeightNormalization(keras.layers.Wrapper):
         m2 = _all_reduce_sum(ops.cond(done, lambda: zeros, squared_deviations))
         return count, mean, ops.divide_no_nan(m2, count)
 
-    def _data_init(self, outputs):
-        """Set ``g`` and the bias from this batch, once, on a usable batch.
+    def _init_assignments(self, count, mean, var):
+        """Whether the batch is usable, and the ``(variable, value)`` pairs to set.
 
-        A batch with no samples or a non-finite value initializes nothing
-        (the next batch tries again); a unit whose pre-activation is
-        constant on the batch keeps its ``g`` and bias (the identity
-        reparametrization); every other unit gets ``g = 1 / std`` and
-        ``bias = -mean / std``.
+        A batch with no samples or a non-finite value is unusable (the next
+        batch tries again); a unit whose pre-activation is constant on the
+        batch keeps its ``g`` and bias (the identity reparametrization);
+        every other unit gets ``g = 1 / std`` and ``bias = -mean / std``.
         """
-        done = ops.convert_to_tensor(self.initialized) > 0.5
-        count, mean, var = self._global_statistics(outputs, done)
         usable_batch = ops.logical_and(
             count[0] > 0,
             ops.all(ops.isfinite(mean)) & ops.all(ops.isfinite(var)),
@@ -223,7 +248,56 @@ class WeightNormalization(keras.layers.Wrapper):
         if bias is not None:
             new_bias = ops.where(usable_unit, -mean * scale, ops.convert_to_tensor(bias))
             assignments.append((bias, ops.cast(new_bias, bias.dtype)))
-        _assign_if(ops.logical_and(ops.logical_not(done), usable_batch), assignments)
+        return usable_batch, assignments
+
+    def _data_init(self, outputs):
+        """Set ``g`` and the bias from this batch, once, on a usable batch.
+
+        TensorFlow: inside the step, in one ``tf.cond`` (nothing runs once
+        initialized), over the global batch under a `tf.distribute`
+        strategy. Eager calls (PyTorch, JAX outside a transformation): a
+        Python test of ``initialized`` skips everything once it is set. A
+        traced JAX training step cannot set trainable variables (Keras keeps
+        only non-trainable updates there): see ``_check_initialized_for_jax``.
+        """
+        if keras.backend.backend() == "tensorflow":
+            done = ops.convert_to_tensor(self.initialized) > 0.5
+            count, mean, var = self._global_statistics(outputs, done)
+            usable_batch, assignments = self._init_assignments(count, mean, var)
+            _assign_in_tf_cond(ops.logical_and(ops.logical_not(done), usable_batch), assignments)
+        elif _is_jax_trace(outputs):
+            self._check_initialized_for_jax()
+        elif bool(ops.convert_to_numpy(self.initialized) > 0.5):
+            self._seen_initialized = True
+        else:
+            not_done = ops.convert_to_tensor(False)
+            count, mean, var = self._global_statistics(outputs, not_done)
+            usable_batch, assignments = self._init_assignments(count, mean, var)
+            if bool(ops.convert_to_numpy(usable_batch)):
+                for variable, value in assignments:
+                    variable.assign(value)
+                self._seen_initialized = True
+
+    def _check_initialized_for_jax(self):
+        """Trace no init once an eager call saw the layer initialized; else refuse.
+
+        Keras's JAX training step keeps the non-trainable variables a layer
+        assigns and drops the trainable ones (``g``, the bias): an init
+        inside it would silently do nothing. The step cannot read the
+        variables' stored values either (Keras moves them out of the
+        variables while it trains), so the layer relies on what its last
+        eager training call saw.
+        """
+        if not self._seen_initialized:
+            raise NotImplementedError(
+                f"WeightNormalization(data_init=True) (layer `{self.name}`) cannot "
+                "initialize inside a JAX training step (`fit`, `jax.jit`, "
+                "`jax.grad`): Keras keeps only non-trainable variable updates "
+                "there, not `g` and the bias. Call the model (or layer) once "
+                "eagerly on a batch with `training=True` before `fit` (also after "
+                "loading a saved model), or use the TensorFlow or PyTorch "
+                "backend. Received: KERAS_BACKEND='jax'"
+            )
 
     def call(self, inputs, training=None):
         inputs = _kernel_layers.prepare_inputs(self.layer, inputs, self.compute_dtype)
@@ -250,7 +324,7 @@ class WeightNormalization(keras.layers.Wrapper):
 
     def get_config(self):
         config = {"data_init": self.data_init}
-        base_config = _kernel_layers.wrapper_config(super().get_config(), self.layer)
+        base_config = {**super().get_config(), "layer": nested_config(self.layer)}
         return {**base_config, **config}
 
     @classmethod

@@ -17,7 +17,7 @@ Cells (eager and symbolic calls only, no ``fit``), on images
   output in the compute dtype, finite, close to the float32 layer with the
   same weights;
 - unknown height and width (``keras.Input((None, None, 4))``), called eagerly
-  and inside one ``tf.function`` on two different sizes;
+  (every backend) and inside one ``tf.function`` (TensorFlow) on two sizes;
 - a batch of 1, a batch of 0 and an image of height 0, in inference and
   training.
 
@@ -143,13 +143,31 @@ def test_low_precision(case, policy, tol):
         assert np.all(np.isfinite(_float32(trained)))
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_unknown_spatial_dims(case):
+def _model_of_unknown_size(case):
     layer = _make(case)
     inputs = keras.Input((None, None, CHANNELS))
     outputs = layer(inputs)
     assert outputs.shape[:3] == (None, None, None), outputs.shape
-    model = keras.Model(inputs, outputs)
+    return keras.Model(inputs, outputs)
+
+
+_SIZES = [(2, 5, 5, CHANNELS), (3, 7, 6, CHANNELS)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_unknown_spatial_dims(case):
+    model = _model_of_unknown_size(case)
+    for seed, shape in enumerate(_SIZES):
+        x = _images(shape, seed=3 + seed)
+        eager = _float32(model(x))
+        assert eager.shape[:3] == shape[:3]
+        assert np.all(np.isfinite(_float32(model(x, training=True))))
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_unknown_spatial_dims_in_one_tf_function(case):
+    model = _model_of_unknown_size(case)
     spec = [tf.TensorSpec((None, None, None, CHANNELS))]
     graphs = {
         training: tf.function(
@@ -157,10 +175,9 @@ def test_unknown_spatial_dims(case):
         )
         for training in (False, True)
     }
-    for seed, shape in enumerate([(2, 5, 5, CHANNELS), (3, 7, 6, CHANNELS)]):
+    for seed, shape in enumerate(_SIZES):
         x = _images(shape, seed=3 + seed)
         eager = _float32(model(x))
-        assert eager.shape[:3] == shape[:3]
         np.testing.assert_allclose(_float32(graphs[False](x)), eager, rtol=1e-5, atol=1e-5)
         assert np.all(np.isfinite(_float32(graphs[True](x))))
 
@@ -173,6 +190,12 @@ def test_unknown_spatial_dims(case):
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_batch_of_one_and_of_zero(case, shape):
     # A zero-size spatial axis too: Keras's layers return the empty tensor.
+    if keras.backend.backend() == "torch" and case[2] == "Conv2D" and shape[1] == 0:
+        # Keras's own Conv2D is the floor a wrapper of it stands on; on
+        # PyTorch it refuses a zero-height image. When it copes, this fails.
+        with pytest.raises(RuntimeError, match="Kernel size can't be greater"):
+            _WRAPPED["Conv2D"](None)(_images(shape))
+        pytest.skip("PyTorch: Keras's own Conv2D refuses a zero-height input")
     layer = _make(case)
     symbolic = layer(keras.KerasTensor(shape))
     expected_shape = tuple(layer.compute_output_shape(shape))

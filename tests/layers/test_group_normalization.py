@@ -6,8 +6,31 @@ import pytest
 import tensorflow as tf
 
 from keras_tricks.layers import GroupNormalization, _group_norm_math
+from tests.helpers.backend import value_and_grads
 from tests.helpers.layer_checks import check_layer
 from tests.layers import _norm_reference as ref
+
+_np = keras.ops.convert_to_numpy
+tf_only = pytest.mark.tf_only
+
+# Both implementations; the TensorFlow kernel only where TensorFlow runs Keras.
+PATHS = [
+    pytest.param(_group_norm_math.group_norm_ops, id="group_norm_ops"),
+    pytest.param(_group_norm_math.group_norm_tf, id="group_norm_tf", marks=tf_only),
+]
+
+
+def layer_output_and_grads(layer, x, upstream):
+    """``layer(x)`` and the gradients of ``sum(layer(x) * upstream)`` with
+    respect to ``x`` and the layer's trainable weights, on any backend."""
+    weights = [_np(w) for w in layer.trainable_weights]
+
+    def loss(x, *weights):
+        y, _ = layer.stateless_call(list(weights), [], x)
+        return keras.ops.sum(y * keras.ops.convert_to_tensor(upstream))
+
+    _, grads = value_and_grads(loss, x, *weights)
+    return _np(layer(x)), grads
 
 
 def test_layer_checks(tmp_path, strategy):
@@ -45,7 +68,7 @@ def test_equals_keras_group_normalization(shape, groups, axis):
     weights = _random_weights(shape[axis], 1)
     theirs.set_weights(weights)
     ours.set_weights(weights)
-    np.testing.assert_allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_np(ours(x)), _np(theirs(x)), rtol=1e-5, atol=1e-5)
     assert ours.get_config() == {**theirs.get_config(), "name": ours.name}
 
 
@@ -59,19 +82,15 @@ def test_matches_numpy_reference_and_gradient(shape, groups, axis):
     gamma, beta = _random_weights(shape[axis], 3)
     layer.set_weights([gamma, beta])
 
-    x_t = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x_t)
-        y = layer(x_t)
-        loss = tf.reduce_sum(y * upstream)
-    grads = tape.gradient(loss, [x_t, layer.gamma.value, layer.beta.value])
+    y, grads = layer_output_and_grads(layer, x, upstream)
 
     expected = ref.group_norm(x, gamma, beta, groups, axis, 1e-3)
-    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
-    for got, want in zip(grads, ref.group_norm_grad(x, gamma, upstream, groups, axis, 1e-3), strict=False):
-        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    for got, want in zip(grads, ref.group_norm_grad(x, gamma, upstream, groups, axis, 1e-3), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+@tf_only
 @pytest.mark.parametrize(
     "shape, axis", [((2, 32, 24, 8), -1), ((2, 8, 32, 24), 1), ((2, 13, 8), -1)]
 )
@@ -97,6 +116,7 @@ def test_fast_path_chunked_sums_match_numpy_reference(shape, axis):
         np.testing.assert_allclose(got.numpy(), ref_grad, rtol=1e-4, atol=1e-4)
 
 
+@tf_only
 def test_fast_path_second_order_gradients_equal_keras_ops_path():
     # A gradient penalty (WGAN-GP critics often use group/instance norm)
     # differentiates the backward kernel again, through the statistics too.
@@ -143,6 +163,7 @@ def test_numpy_gradient_matches_finite_differences():
         np.testing.assert_allclose(d_beta[c], numeric_b, rtol=1e-6, atol=1e-8)
 
 
+@tf_only
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize(
     "shape, groups, axis", [CASES[0], CASES[1], CASES[2], CASES[4], CASES[6]]
@@ -178,11 +199,12 @@ def test_mixed_float16_keeps_statistics_in_float32():
     keras.mixed_precision.set_global_policy("mixed_float16")
     layer = GroupNormalization(groups=2)
     y = layer(x)
-    assert y.dtype == "float16"
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
     assert layer.gamma.dtype == "float32"
-    np.testing.assert_allclose(y.numpy().astype("float64"), expected, atol=2e-2)
+    np.testing.assert_allclose(_np(y).astype("float64"), expected, atol=2e-2)
 
 
+@tf_only
 def test_xla_inside_xla():
     layer = GroupNormalization(groups=2)
     x = tf.constant(np.random.default_rng(8).normal(size=(2, 4, 4, 6)).astype("float32"))
@@ -235,16 +257,14 @@ def test_bad_input_shapes(kwargs, shape, match):
         GroupNormalization(**kwargs).build(shape)
 
 
-@pytest.mark.parametrize(
-    "path", [_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf]
-)
+@pytest.mark.parametrize("path", PATHS)
 def test_large_offset_does_not_cancel(path):
     # mean 1e4, std 1: E[x^2] - E[x]^2 in float32 would lose the variance.
     x = np.random.default_rng(9).normal(1e4, 1.0, size=(2, 16, 16, 4)).astype("float32")
-    ones, zeros = tf.ones((4,)), tf.zeros((4,))
-    y = path(tf.constant(x), ones, zeros, 2, 3, 1e-3)
+    ones, zeros = keras.ops.ones((4,)), keras.ops.zeros((4,))
+    y = path(keras.ops.convert_to_tensor(x), ones, zeros, 2, 3, 1e-3)
     expected = ref.group_norm(x, np.ones(4), np.zeros(4), 2, -1, 1e-3)
-    np.testing.assert_allclose(y.numpy(), expected, atol=1e-2)
+    np.testing.assert_allclose(_np(y), expected, atol=1e-2)
 
 
 @pytest.mark.parametrize("dtype", ["int32", "uint8"])
@@ -255,31 +275,32 @@ def test_integer_input_is_normalized_in_float(dtype):
     y = GroupNormalization(groups=3)(x)
     assert keras.backend.standardize_dtype(y.dtype) == "float32"
     expected = ref.group_norm(x, np.ones(6), np.zeros(6), 3, -1, 1e-3)
-    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_np(y), expected, rtol=1e-5, atol=1e-5)
     # The Keras behaviour this layer does not share (whole numbers only).
-    theirs = np.asarray(keras.layers.GroupNormalization(groups=3)(x))
+    theirs = _np(keras.layers.GroupNormalization(groups=3)(x))
     assert np.all(theirs == np.round(theirs))
 
 
 @pytest.mark.parametrize("shape", [(2, 0, 4, 8), (2, 3, 0, 8), (0, 3, 4, 8)])
-@pytest.mark.parametrize(
-    "path", [_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf]
-)
+@pytest.mark.parametrize("path", PATHS)
 def test_zero_size_axis_gives_the_empty_tensor(shape, path):
     # As keras.layers.GroupNormalization does (it used to raise a raw
     # StridedSlice error); the gradients are zeros, not NaN.
-    x = tf.zeros(shape)
-    gamma, beta = tf.ones((8,)), tf.zeros((8,))
-    with tf.GradientTape() as tape:
-        tape.watch([x, gamma, beta])
-        y = path(x, gamma, beta, 2, 3, 1e-3)
-        loss = tf.reduce_sum(y)
+    x = np.zeros(shape, "float32")
+    y = path(keras.ops.convert_to_tensor(x), keras.ops.ones((8,)), keras.ops.zeros((8,)), 2, 3, 1e-3)
     assert tuple(y.shape) == shape
-    for grad in tape.gradient(loss, [x, gamma, beta]):
-        np.testing.assert_array_equal(grad.numpy(), 0.0)
+    _, grads = value_and_grads(
+        lambda x, gamma, beta: keras.ops.sum(path(x, gamma, beta, 2, 3, 1e-3)),
+        x,
+        np.ones(8),
+        np.zeros(8),
+    )
+    for grad in grads:
+        np.testing.assert_array_equal(grad, 0.0)
     assert tuple(GroupNormalization(groups=2)(x).shape) == shape
 
 
+@tf_only
 def test_zero_size_axis_in_a_graph_with_unknown_dims():
     layer = GroupNormalization(groups=2)
     layer.build((None, None, None, 8))
@@ -305,17 +326,15 @@ def test_epsilon_must_be_finite_and_representable_in_float32(epsilon, match):
         GroupNormalization(groups=2, epsilon=epsilon)
 
 
-@pytest.mark.parametrize(
-    "path", [_group_norm_math.group_norm_ops, _group_norm_math.group_norm_tf]
-)
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("groups, value", [(2, 3.0), (3, 0.1), (1, -7.3)])
 def test_constant_group_gives_beta_exactly_with_the_smallest_epsilon(path, groups, value):
     # a = rsqrt(1.2e-38) ~ 9e18: x * a + (beta - mean * a) cancelled to
     # garbage (inf in float16); both paths subtract a shift first.
     x = np.full((2, 3, 4, 6), value, "float32")
     beta = np.linspace(-1.0, 1.0, 6).astype("float32")
-    y = path(tf.constant(x), tf.ones((6,)), tf.constant(beta), groups, 3, 1.2e-38)
-    np.testing.assert_array_equal(y.numpy(), np.broadcast_to(beta, x.shape))
+    y = path(keras.ops.convert_to_tensor(x), keras.ops.ones((6,)), keras.ops.convert_to_tensor(beta), groups, 3, 1.2e-38)
+    np.testing.assert_array_equal(_np(y), np.broadcast_to(beta, x.shape))
 
 
 @pytest.mark.parametrize("policy", ["float16", "mixed_float16", "bfloat16", "mixed_bfloat16"])
@@ -329,7 +348,7 @@ def test_epsilon_below_float16_resolution_stays_finite(policy, epsilon):
         [np.full((2, 4, 4, 4), 3.0), np.random.default_rng(22).normal(size=(2, 4, 4, 4))],
         axis=-1,
     )
-    y = np.asarray(keras.ops.cast(layer(x.astype(policy.replace("mixed_", ""))), "float32"))
+    y = _np(keras.ops.cast(layer(x.astype(policy.replace("mixed_", ""))), "float32"))
     assert np.all(np.isfinite(y))
     np.testing.assert_array_equal(y[..., :4], 1.0)
 
