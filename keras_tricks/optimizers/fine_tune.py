@@ -27,6 +27,18 @@ import keras
 from keras_tricks import _checks
 
 
+class _Untracked:
+    """Holds the model's variables out of Keras's automatic tracking.
+
+    An optimizer adopts as its own state any `keras.Variable` set on it, in a
+    list or tuple too; the model's variables must not become optimizer
+    variables (nor be saved with it).
+    """
+
+    def __init__(self, variables):
+        self.variables = list(variables)
+
+
 def _own_variables(optimizer):
     """The variables the base `Optimizer` tracks for `optimizer` itself (point 1 above)."""
     return keras.optimizers.Optimizer.variables.fget(optimizer)
@@ -142,7 +154,7 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
         self._check_names(var_list)
         mask = tuple(self._in_body(v) for v in var_list)
         self._body_mask = mask
-        self._built_variables = list(var_list)
+        self._built_variables = _Untracked(var_list)
         head = [v for v, m in zip(var_list, mask, strict=True) if not m]
         body = [v for v, m in zip(var_list, mask, strict=True) if m]
         self.head_optimizer.build(head)
@@ -167,7 +179,7 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
             self.build(trainable_variables)
             self.built = True
         variables = (
-            list(trainable_variables) if trainable_variables is not None else self._built_variables
+            list(trainable_variables) if trainable_variables is not None else self._built_variables.variables
         )
         head, body = self._split(list(grads), variables)
         for optimizer, (group_grads, group_vars) in (
