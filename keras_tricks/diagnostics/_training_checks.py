@@ -293,27 +293,15 @@ def input_independent_baseline(
     count = needed if _data.is_stream(data) else "all"
     x, y = _data.read(data, "data", count, model=model, batch_size=batch_size)
     _data.check_inputs(model, x, "data")
-    n = _data.num_samples(x)
-    n_val = int(round(n * validation_split))
-    if n_val < 1 or n - n_val < 1:
-        _checks.fail(
-            "data",
-            _data.Description(f"{n} samples"),
-            "must hold enough samples to split off a held-out part",
-        )
+    (x_train, y_train), (x_val, y_val) = _split_held_out(x, y, validation_split, seed)
     _data.require_batch(x, batch_size)
-    order = np.random.default_rng(seed).permutation(n)
-    x_train, y_train = _data.take(x, order[n_val:]), _data.take(y, order[n_val:])
-    x_val, y_val = _data.take(x, order[:n_val]), _data.take(y, order[:n_val])
-    zeros = lambda a: np.zeros_like(a)  # noqa: E731
-    batch_size = min(batch_size, n - n_val)
-    index = list(_data.batches(n - n_val, batch_size, steps, seed))
-    real = _data.clone(model, x=x)
-    real_curve = _data.train_steps(real, x_train, y_train, index)
-    real_loss = _data.loss_value(real, x_val, y_val)
-    base = _data.clone(model, x=x)
-    zero_curve = _data.train_steps(base, _data.map_arrays(x_train, zeros), y_train, index)
-    zero_loss = _data.loss_value(base, _data.map_arrays(x_val, zeros), y_val)
+    n_train = _data.num_samples(x_train)
+    index = list(_data.batches(n_train, min(batch_size, n_train), steps, seed))
+    real_curve, real_loss = _train_and_score(model, x, (x_train, y_train), (x_val, y_val), index)
+    zeroed = lambda a: _data.map_arrays(a, np.zeros_like)  # noqa: E731
+    zero_curve, zero_loss = _train_and_score(
+        model, x, (zeroed(x_train), y_train), (zeroed(x_val), y_val), index
+    )
     ratio = real_loss / zero_loss if zero_loss > 0 else float("inf")
     passed = math.isfinite(real_loss) and real_loss <= margin * zero_loss
     numbers = {"real_loss": real_loss, "zero_input_loss": zero_loss, "ratio": ratio}
@@ -332,3 +320,28 @@ def input_independent_baseline(
     )
     curves = {"train loss, real inputs": real_curve, "train loss, zeroed inputs": zero_curve}
     return Report("input-independent baseline", passed, summary, numbers, advice, curves)
+
+
+def _split_held_out(x, y, validation_split, seed):
+    """`((x_train, y_train), (x_val, y_val))`, the held-out part drawn at random by `seed`."""
+    n = _data.num_samples(x)
+    n_val = int(round(n * validation_split))
+    if n_val < 1 or n - n_val < 1:
+        _checks.fail(
+            "data",
+            _data.Description(f"{n} samples"),
+            "must hold enough samples to split off a held-out part",
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    train, held_out = order[n_val:], order[:n_val]
+    return (_data.take(x, train), _data.take(y, train)), (_data.take(x, held_out), _data.take(y, held_out))
+
+
+def _train_and_score(model, x, train, held_out, index):
+    """Train a fresh copy of `model` on the `index` minibatches of `train`.
+
+    Returns `(training curve, held-out loss)`.
+    """
+    copy = _data.clone(model, x=x)
+    curve = _data.train_steps(copy, *train, index)
+    return curve, _data.loss_value(copy, *held_out)

@@ -45,6 +45,7 @@ def test_monitor_learning_rate_10_diverges_and_stops(data):
     assert history.history["loss_diagnosis"][0] in (1, 2)
 
 
+@pytest.mark.backends
 def test_monitor_nan(data):
     x, y = data
     x = x[:256].copy()
@@ -77,6 +78,7 @@ def test_monitor_flat_start_and_small_validation(data):
     assert "flat_start" in names and "small_validation" in names
 
 
+@pytest.mark.backends
 def test_monitor_config_round_trip():
     monitor = diagnostics.LossCurveMonitor(stop_on=["nan", "divergence"], patience=5, validation_size=300)
     config = monitor.get_config()
@@ -160,6 +162,7 @@ def test_lint_separable_1x1_shows_both_counts():
     assert diagnostics.lint_model(keras.Model(inputs, outputs)).passed
 
 
+@pytest.mark.backends
 def test_lint_findings(data):
     x, _ = data
     inputs = keras.Input((8, 8, 1))

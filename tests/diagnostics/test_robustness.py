@@ -210,6 +210,7 @@ def _two_layers():
     return keras.Model(inputs, keras.layers.Dense(2, name="head")(h))
 
 
+@pytest.mark.backends
 def test_fine_tune_every_layer_counts_iterations():
     model = _two_layers()
     optimizer = diagnostics.FineTuneOptimizer(

@@ -30,6 +30,7 @@ def _variables():
     return head.kernel, body.kernel
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_head_at_lr_body_at_a_tenth(name):
     lr, steps = 0.05, 3
@@ -71,6 +72,7 @@ def _pretrained():
         ("little", "different", [], ["conv1", "conv2", "fc"]),
     ],
 )
+@pytest.mark.backends
 def test_plan_follows_the_table(data_size, similarity, tuned, frozen):
     model = _pretrained()
     plan = diagnostics.plan_transfer_learning(
@@ -84,6 +86,7 @@ def test_plan_follows_the_table(data_size, similarity, tuned, frozen):
     assert plan.optimizer.body_optimizer.get_config()["learning_rate"] == pytest.approx(1e-4)
 
 
+@pytest.mark.backends
 def test_fit_save_and_load(tmp_path):
     x, y = digits()
     model = _pretrained()
