@@ -21,7 +21,6 @@ def batch(data):
     return x[:32], y[:32]
 
 
-@pytest.mark.backends
 def test_overfit_healthy_passes_and_leaves_weights_alone(batch):
     model = mlp()
     before = weights_of(model)

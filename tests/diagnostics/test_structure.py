@@ -8,7 +8,7 @@ import pytest
 from keras_tricks import diagnostics, optimizers
 from keras_tricks.diagnostics import _data, _layers
 from keras_tricks.optimizers import fine_tune
-from tests.diagnostics._models import digits
+from tests.diagnostics._models import digits, mlp, weights_of
 
 
 # ---------------------------------------------------------- user rules
@@ -177,6 +177,19 @@ def test_structure_helpers_keep_the_structure():
 
 
 # ------------------------------------------------------------- backends
+@pytest.mark.backends
+def test_overfit_one_batch_and_baseline_on_every_backend():
+    """A quick healthy run of both training checks (the full ones are in test_checks.py)."""
+    x, y = digits()
+    model = mlp(learning_rate=0.05)
+    before = weights_of(model)
+    report = diagnostics.overfit_one_batch(model, (x[:8], y[:8]), steps=100)
+    assert report.passed, str(report)
+    assert all(np.array_equal(a, b) for a, b in zip(before, weights_of(model), strict=True))
+    baseline = diagnostics.input_independent_baseline(model, (x[:128], y[:128]), steps=10, batch_size=16)
+    assert np.isfinite(baseline.numbers["ratio"])
+
+
 @pytest.mark.backends
 def test_gradient_method_needs_tensorflow():
     inputs = keras.Input((4,))

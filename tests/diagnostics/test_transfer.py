@@ -37,8 +37,10 @@ def test_head_at_lr_body_at_a_tenth(name):
     head, body = _variables()
     inner = keras.optimizers.SGD(lr) if name == "sgd" else keras.optimizers.Adam(lr)
     optimizer = diagnostics.FineTuneOptimizer(inner, fine_tune_layers=["body"])
+    # Tensors, not NumPy arrays: Keras's PyTorch optimizers take tensors only.
+    grads = [keras.ops.convert_to_tensor(g, "float32") for g in (G_HEAD, G_BODY)]
     for _ in range(steps):
-        optimizer.apply([G_HEAD, G_BODY], [head, body])
+        optimizer.apply(grads, [head, body])
     ones = np.ones((2, 2))
     if name == "sgd":
         expected_head = ones - steps * lr * G_HEAD
@@ -50,8 +52,8 @@ def test_head_at_lr_body_at_a_tenth(name):
         scaled = ones - _numpy_adam(ones, 0.1 * G_BODY, lr, steps)
         np.testing.assert_allclose(scaled, ones - _numpy_adam(ones, G_BODY, lr, steps), rtol=1e-2)
         assert not np.allclose(scaled, ones - expected_body, rtol=0.5)
-    np.testing.assert_allclose(np.array(head), expected_head, rtol=1e-5)
-    np.testing.assert_allclose(np.array(body), expected_body, rtol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(head), expected_head, rtol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(body), expected_body, rtol=1e-5)
     assert int(optimizer.iterations) == steps
 
 
