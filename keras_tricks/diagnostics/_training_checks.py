@@ -161,15 +161,28 @@ def _train_until(copy, x, y, steps, target, initial):
     for _ in range(steps):
         try:
             logs = copy.train_on_batch(x, y, return_dict=True)
-        except ValueError as error:
-            if "No gradients" not in str(error):
+        except (ValueError, RuntimeError) as error:
+            if not _is_no_gradient_error(error):
                 raise
-            losses.append(initial)  # Keras refuses a step where nothing gets a gradient.
+            losses.append(initial)
             return losses, True
         losses.append(float(logs["loss"]))
         if not math.isfinite(losses[-1]) or losses[-1] <= target:
             break
     return losses, False
+
+
+def _is_no_gradient_error(error):
+    """Whether a training step failed because no trainable weight gets a gradient.
+
+    Keras refuses such a step on TensorFlow (`ValueError: No gradients ...`);
+    on PyTorch, `backward` fails (`RuntimeError: element 0 of tensors does
+    not require grad ...`). JAX steps on with zero gradients.
+    """
+    message = str(error)
+    if isinstance(error, ValueError):
+        return "No gradients" in message
+    return "does not require grad" in message
 
 
 def _gradient_advice(copy, no_gradient, zero_grads):

@@ -33,6 +33,7 @@ def test_overfit_healthy_passes_and_leaves_weights_alone(batch):
     assert fig.axes[0].get_lines()
 
 
+@pytest.mark.backends  # on PyTorch, backward() raised a RuntimeError through the check
 def test_overfit_catches_stop_gradient_and_frozen_head(batch):
     model = mlp(middle=StopGradient(), head_trainable=False)
     report = diagnostics.overfit_one_batch(model, batch, steps=20)
