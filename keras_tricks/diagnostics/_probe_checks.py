@@ -6,10 +6,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_tricks import _checks
-from keras_tricks import _backend
+from keras_tricks import _backend, _checks
 from keras_tricks.diagnostics import _data, _layers, _losses
 from keras_tricks.diagnostics._report import Report
+
 
 def check_initial_loss(model, batch, tolerance=0.25):
     """Check the loss at initialization against chance level.

@@ -9,7 +9,6 @@ from keras_tricks.diagnostics import _data, _layers
 from keras_tricks.diagnostics._report import Report
 from keras_tricks.optimizers.fine_tune import FineTuneOptimizer
 
-
 _TABLE = {
     ("little", "similar"): ("Use Linear Classifier on top layer", "none"),
     ("much", "similar"): ("Finetune a few layers", "few"),
