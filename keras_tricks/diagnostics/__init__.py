@@ -3,10 +3,15 @@
 Overfit one batch, the loss at initialization, an input-independent baseline,
 a batch-dependency check, a loss-curve monitor, a model linter and a
 transfer-learning plan; `diagnose` runs the checks in order.
+
+The linter is a list of rules (`LINT_RULES`), each a function of a
+`LintContext`; pass your own with `lint_model(model, rules=[...])`.
+`FineTuneOptimizer` lives in `keras_tricks.optimizers.fine_tune` and is
+re-exported here.
 """
 
 from keras_tricks.diagnostics._diagnose import diagnose
-from keras_tricks.diagnostics._lint import lint_model
+from keras_tricks.diagnostics._lint import LINT_RULES, LintContext, lint_model
 from keras_tricks.diagnostics._monitor import DIAGNOSIS_CODES, LossCurveMonitor
 from keras_tricks.diagnostics._probe_checks import (
     check_batch_dependence,
@@ -17,12 +22,15 @@ from keras_tricks.diagnostics._training_checks import (
     input_independent_baseline,
     overfit_one_batch,
 )
-from keras_tricks.diagnostics._transfer import FineTuneOptimizer, plan_transfer_learning
+from keras_tricks.diagnostics._transfer import plan_transfer_learning
+from keras_tricks.optimizers.fine_tune import FineTuneOptimizer
 
 __all__ = [
     "DIAGNOSIS_CODES",
     "DiagnosisReport",
     "FineTuneOptimizer",
+    "LINT_RULES",
+    "LintContext",
     "SEVERITIES",
     "LossCurveMonitor",
     "Report",

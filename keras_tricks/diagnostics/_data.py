@@ -1,5 +1,10 @@
 """Shared by the checks: `read` (data of every kind `fit` takes, as NumPy),
-input validation, model cloning and loss helpers."""
+the structure helpers (`take`, `map_arrays`, `flat_arrays`, `num_samples`,
+`concat`, `describe`), input validation, model cloning and loss helpers.
+
+What the other modules of `keras_tricks.diagnostics` may use: every name
+here without a leading underscore. Nothing outside the subpackage uses it.
+"""
 
 import functools
 
@@ -7,52 +12,67 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_tricks import _checks
+from keras_tricks.diagnostics import _layers
 
-def _fail(name, received, requirement):
-    raise ValueError(f"`{name}` {requirement}. Received: {name}={received}")
+
+class Description(str):
+    """Text that stands for a value in an error message, shown without quotes.
+
+    `keras_tricks._checks.fail` writes `Received: name=<repr of the value>`;
+    arrays are described by their shapes (`array of shape (32, 64)`) rather
+    than printed, so the description's `repr` is the text itself.
+    """
+
+    def __repr__(self):
+        return str(self)
 
 
-def _describe(value):
+def describe(value):
+    """`value` for an error message: arrays by shape, structures by their parts."""
     if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(_describe(v) for v in value) + ")"
+        return Description("(" + ", ".join(describe(v) for v in value) + ")")
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in value.items()) + "}"
+        return Description(
+            "{" + ", ".join(f"{k!r}: {describe(v)}" for k, v in value.items()) + "}"
+        )
     shape = getattr(value, "shape", None)
     if shape is not None:
-        return f"array of shape {tuple(shape)}"
-    return repr(value)
+        return Description(f"array of shape {tuple(shape)}")
+    return Description(repr(value))
 
 
-def _num_samples(x):
-    if isinstance(x, dict):
-        x = list(x.values())
-    if isinstance(x, (list, tuple)):
-        return _num_samples(x[0]) if x else 0
-    return int(np.shape(x)[0]) if np.ndim(x) else 0
+# Data as the checks hold it: an array, or a list, tuple or dict of arrays
+# (one per model input). These helpers work on every such structure through
+# `keras.tree`; the checks and `diagnose` use them, never their own loops.
 
 
-def _take(x, index):
-    if isinstance(x, dict):
-        return {k: _take(v, index) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(_take(v, index) for v in x)
-    return np.asarray(x)[index]
+def flat_arrays(x):
+    """Every array of the structure `x`, flattened, as NumPy arrays."""
+    return [np.asarray(a) for a in keras.tree.flatten(x)]
 
 
-def _map(x, fn):
-    if isinstance(x, dict):
-        return {k: _map(v, fn) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(_map(v, fn) for v in x)
-    return fn(np.asarray(x))
+def num_samples(x):
+    """The number of samples in `x` (the first axis of its first array; 0 if none)."""
+    leaves = flat_arrays(x)
+    return int(leaves[0].shape[0]) if leaves and leaves[0].ndim else 0
 
 
-def _flat(x):
-    if isinstance(x, dict):
-        return [np.asarray(v) for v in x.values()]
-    if isinstance(x, (list, tuple)):
-        return [np.asarray(v) for v in x]
-    return [np.asarray(x)]
+def take(x, index):
+    """The samples `index` (an index array or a slice) of every array of `x`."""
+    return keras.tree.map_structure(lambda a: np.asarray(a)[index], x)
+
+
+def map_arrays(x, fn):
+    """`fn` applied to every array of `x` (as NumPy), keeping the structure."""
+    return keras.tree.map_structure(lambda a: fn(np.asarray(a)), x)
+
+
+def concat(parts):
+    """Structures of the same shape joined along the batch axis."""
+    return keras.tree.map_structure(
+        lambda *leaves: np.concatenate([np.asarray(a) for a in leaves], axis=0), *parts
+    )
 
 
 _KINDS = (
@@ -125,51 +145,42 @@ def _stream_batches(data, model, batch_size, name):
         ) from None
 
 
-def _concat(parts):
-    first = parts[0]
-    if isinstance(first, dict):
-        return {k: _concat([p[k] for p in parts]) for k in first}
-    if isinstance(first, (list, tuple)):
-        return type(first)(_concat([p[i] for p in parts]) for i in range(len(first)))
-    return np.concatenate([np.asarray(p) for p in parts], axis=0)
-
-
 _MAX_EMPTY_BATCHES = 100
 
 
-def _read_stream(data, name, num_samples, model, batch_size):
+def _read_stream(data, name, count, model, batch_size):
     parts, total, empty = [], 0, 0
     for element in _stream_batches(data, model, batch_size, name):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
         parts.append((x,) if y is None else (x, y))
-        total += _num_samples(x)
-        empty = empty + 1 if _num_samples(x) == 0 else 0
+        total += num_samples(x)
+        empty = empty + 1 if num_samples(x) == 0 else 0
         if empty >= _MAX_EMPTY_BATCHES:  # an endless stream of empty batches
             break
-        if num_samples == "batch" and total > 0:
+        if count == "batch" and total > 0:
             break
-        if isinstance(num_samples, int) and total >= num_samples:
+        if isinstance(count, int) and total >= count:
             break
     if not parts or total == 0:
-        _fail(name, _describe_stream(data), "must hold at least one sample")
+        _checks.fail(name, _describe_stream(data), "must hold at least one sample")
     if len({len(p) for p in parts}) != 1:
-        _fail(name, _describe_stream(data), "must give (x, y) in every batch, or x alone in every one")
+        _checks.fail(name, _describe_stream(data), "must give (x, y) in every batch, or x alone in every one")
     try:
-        pooled = _concat(parts)
-    except ValueError as error:
-        _fail(name, _describe_stream(data), f"must give batches that stack along the batch axis ({error})")
-    if isinstance(num_samples, int):
-        pooled = _take(pooled, slice(0, num_samples))
+        pooled = concat(parts)
+    except (ValueError, TypeError) as error:
+        _checks.fail(name, _describe_stream(data), f"must give batches that stack along the batch axis ({error})")
+    if isinstance(count, int):
+        pooled = take(pooled, slice(0, count))
     return pooled[0], (pooled[1] if len(pooled) == 2 else None)
 
 
 def _describe_stream(data):
     if isinstance(data, keras.utils.PyDataset):
-        return f"<{type(data).__name__}>"
-    return f"<{type(data).__name__} element_spec={data.element_spec}>"
+        return Description(f"<{type(data).__name__}>")
+    return Description(f"<{type(data).__name__} element_spec={data.element_spec}>")
 
 
-def read(data, name, num_samples="batch", model=None, labels=True, batch_size=32):
+def read(data, name, count="batch", model=None, labels=True, batch_size=32):
     """Read samples of `data`, of any kind `fit` takes, as NumPy structures.
 
     The one entry point of every check that takes data. `data` is a pair
@@ -184,9 +195,9 @@ def read(data, name, num_samples="batch", model=None, labels=True, batch_size=32
     Args:
         data: the data, as above.
         name: str, the argument's name in error messages.
-        num_samples: `"batch"` (arrays whole, the first batch of a
+        count: `"batch"` (arrays whole, the first batch of a
             dataset), `"all"` (arrays only) or an int (the first
-            `num_samples` samples, fewer when the data holds fewer).
+            `count` samples, fewer when the data holds fewer).
         model: `keras.Model` or `None`, to tell an unbatched dataset.
         labels: bool, whether `y` is required.
         batch_size: int, the batch size given to an unbatched dataset.
@@ -195,11 +206,11 @@ def read(data, name, num_samples="batch", model=None, labels=True, batch_size=32
         `(x, y)`, `y` being `None` when `labels` is false and none are given.
     """
     if is_stream(data):
-        if num_samples == "all":
+        if count == "all":
             raise ValueError("internal: streams are read by a number of samples")
-        x, y = _read_stream(data, name, num_samples, model, batch_size)
+        x, y = _read_stream(data, name, count, model, batch_size)
         if labels and y is None:
-            _fail(name, _describe_stream(data), "must give labels: elements (x, y)")
+            _checks.fail(name, _describe_stream(data), "must give labels: elements (x, y)")
     else:
         if labels:
             x, y = _split_pair(data, name)
@@ -207,47 +218,47 @@ def read(data, name, num_samples="batch", model=None, labels=True, batch_size=32
             x, y = _as_arrays(data[0], name, data), _as_arrays(data[1], name, data)
         else:
             x, y = _as_arrays(data, name, data), None
-        if isinstance(num_samples, int):
-            x = _take(x, slice(0, num_samples))
-            y = None if y is None else _take(y, slice(0, num_samples))
-    if _num_samples(x) == 0:
-        _fail(name, _describe(x), "must hold at least one sample")
-    if y is not None and _num_samples(y) != _num_samples(x):
-        _fail(name, _describe((x, y)), "must hold as many labels as inputs")
+        if isinstance(count, int):
+            x = take(x, slice(0, count))
+            y = None if y is None else take(y, slice(0, count))
+    if num_samples(x) == 0:
+        _checks.fail(name, describe(x), "must hold at least one sample")
+    if y is not None and num_samples(y) != num_samples(x):
+        _checks.fail(name, describe((x, y)), "must hold as many labels as inputs")
     return x, y
 
 
 def _as_arrays(value, name, data):
     """`value` (an array, or a list, tuple or dict of arrays) as NumPy arrays."""
     try:
-        arrays = _map(value, lambda a: a)
+        arrays = map_arrays(value, lambda a: a)
     except (TypeError, ValueError):
         arrays = None
-    if arrays is None or any(a.dtype == object for a in _flat(arrays)):
-        _fail(name, _describe(data), f"must be {_KINDS}")
+    if arrays is None or any(a.dtype == object for a in flat_arrays(arrays)):
+        _checks.fail(name, describe(data), f"must be {_KINDS}")
     return arrays
 
 
 def _split_pair(data, name):
     if not isinstance(data, (list, tuple)) or len(data) != 2:
-        _fail(name, _describe(data), f"must be {_KINDS}")
+        _checks.fail(name, describe(data), f"must be {_KINDS}")
     return _as_arrays(data[0], name, data), _as_arrays(data[1], name, data)
 
 
 def check_inputs(model, x, name):
     """Build `model` on `x` if needed and raise if `x` does not fit its inputs."""
-    if _num_samples(x) == 0:
-        _fail(name, _describe(x), "must hold at least one sample")
+    if num_samples(x) == 0:
+        _checks.fail(name, describe(x), "must hold at least one sample")
     try:
         inputs = getattr(model, "inputs", None) if model.built else None
     except (AttributeError, ValueError):  # a subclassed model has no symbolic inputs
         inputs = None
     if inputs and not isinstance(x, dict):  # a dict is matched by name: try it below
-        arrays = _flat(x)
+        arrays = flat_arrays(x)
         if len(arrays) != len(inputs):
-            _fail(
+            _checks.fail(
                 name,
-                _describe(x),
+                describe(x),
                 f"must match the model's {len(inputs)} input(s) of shape "
                 f"{[tuple(i.shape) for i in inputs]}",
             )
@@ -258,25 +269,25 @@ def check_inputs(model, x, name):
                 e is None or e == g for e, g in zip(expected[1:], got[1:], strict=True)
             )
             if not fits:
-                _fail(
+                _checks.fail(
                     name,
-                    _describe(x),
+                    describe(x),
                     f"must match the model's input shape {expected}",
                 )
         return
     try:
-        model(_take(x, slice(0, 1)), training=False)
+        model(take(x, slice(0, 1)), training=False)
     except Exception as error:  # noqa: BLE001  (any failure means a mismatch)
-        _fail(name, _describe(x), f"must fit the model's inputs ({error})")
+        _checks.fail(name, describe(x), f"must fit the model's inputs ({error})")
 
 
 def require_batch(x, batch_size, name="data"):
     """Refuse `x` when it holds fewer samples than one batch."""
-    n = _num_samples(x)
+    n = num_samples(x)
     if n < batch_size:
-        _fail(
+        _checks.fail(
             name,
-            f"{n} samples",
+            Description(f"{n} samples"),
             f"must hold at least one batch (batch_size={batch_size} samples); "
             "pass a smaller `batch_size` for a small dataset",
         )
@@ -292,26 +303,12 @@ def require_compiled(model, name="model"):
     """Raise unless `model` is a `keras.Model` compiled with a loss."""
     check_model(model, name)
     if not getattr(model, "compiled", False) or getattr(model, "loss", None) is None:
-        _fail(
+        _checks.fail(
             name,
-            f"<{type(model).__name__} name={model.name!r}, not compiled>",
+            Description(f"<{type(model).__name__} name={model.name!r}, not compiled>"),
             "must be compiled with a loss for this check "
             "(call `model.compile(optimizer=..., loss=...)` first)",
         )
-
-
-# Keras's augmentation layers whose names do not start with "Random".
-_KERAS_AUGMENTATION = ("AugMix", "CutMix", "MixUp", "RandAugment", "Solarization")
-
-
-def _is_augmentation(layer):
-    """Whether `layer` is a random augmentation layer (a subclass counts as its base)."""
-    for cls in type(layer).__mro__:
-        if cls.__module__.startswith("keras_tricks.augment"):
-            return True
-        if cls.__name__.startswith("Random") or cls.__name__ in _KERAS_AUGMENTATION:
-            return True
-    return False
 
 
 class _InferenceOnly(keras.layers.Layer):
@@ -361,20 +358,20 @@ def _clone_subclassed(model, x):
     except Exception as error:  # noqa: BLE001  (any failure: the model cannot be rebuilt)
         reason = " ".join(str(error).split())
         reason = reason if len(reason) <= 200 else reason[:197] + "..."
-        _fail(
+        _checks.fail(
             "model",
-            f"<{type(model).__name__} name={model.name!r}, subclassed>",
+            Description(f"<{type(model).__name__} name={model.name!r}, subclassed>"),
             "must be a Functional or Sequential model, or a subclassed model whose "
             "`get_config()` and `from_config()` rebuild it, for this check: it "
             "trains a copy of the model and leaves yours untouched. Implement "
             "`get_config` (returning the `__init__` arguments) or build the model "
             f"with the functional API (rebuilding it failed: {reason})",
         )
-    copy(_take(x, slice(0, 1)), training=False)
+    copy(take(x, slice(0, 1)), training=False)
     if len(copy.weights) != len(model.weights):
-        _fail(
+        _checks.fail(
             "model",
-            f"<{type(model).__name__} name={model.name!r}, subclassed>",
+            Description(f"<{type(model).__name__} name={model.name!r}, subclassed>"),
             f"must be rebuilt by `from_config(get_config())` with the same weights "
             f"({len(copy.weights)} weights in the rebuilt copy, {len(model.weights)} in "
             "the model)",
@@ -404,7 +401,7 @@ def clone(model, learning_rate=None, disable_augmentation=True, x=None):
                 if isinstance(layer, keras.layers.Lambda)
                 else layer.__class__.from_config(layer.get_config())
             )
-            if disable_augmentation and _is_augmentation(layer):
+            if disable_augmentation and _layers.is_augmentation(layer):
                 return _InferenceOnly(fresh)
             return fresh
 
@@ -459,6 +456,6 @@ def train_steps(model, x, y, index_batches):
     """Run `train_on_batch` over the index batches; return the losses."""
     losses = []
     for index in index_batches:
-        logs = model.train_on_batch(_take(x, index), _take(y, index), return_dict=True)
+        logs = model.train_on_batch(take(x, index), take(y, index), return_dict=True)
         losses.append(float(logs["loss"]))
     return losses

@@ -52,6 +52,9 @@ def diagnose(model, data, batch_size=32, steps=100, baseline=True, strategy=None
         strategy: `tf.distribute.Strategy` or `None`, passed to `lint_model`.
             Defaults to `None`.
 
+    Backends: every backend (`check_batch_dependence` runs with its
+    default method: gradients on TensorFlow, perturbations elsewhere).
+
     Returns:
         `DiagnosisReport`; `report["overfit one batch"]` finds one check.
 
@@ -73,7 +76,7 @@ def diagnose(model, data, batch_size=32, steps=100, baseline=True, strategy=None
     x, y = _data.read(data, "data", count, model=model, batch_size=batch_size)
     _data.check_inputs(model, x, "data")
     _data.require_batch(x, batch_size)
-    first = (_data._take(x, slice(0, batch_size)), _data._take(y, slice(0, batch_size)))
+    first = (_data.take(x, slice(0, batch_size)), _data.take(y, slice(0, batch_size)))
     reports = [lint_model(model, batch_size=batch_size, strategy=strategy, data=first[0])]
     reports.append(check_batch_dependence(model, first[0]))
     reports.append(check_initial_loss(model, first))

@@ -93,6 +93,8 @@ class LossCurveMonitor(keras.callbacks.Callback):
             Defaults to `"loss_diagnosis"`.
         warn: bool, raise warnings as diagnoses happen. Defaults to `True`.
 
+    Backends: every backend (it reads only the losses in `logs`).
+
     Example:
     >>> monitor = keras_tricks.diagnostics.LossCurveMonitor(stop_on=["nan", "divergence"])
     >>> model.fit(x, y, validation_split=0.2, epochs=10, callbacks=[monitor])

@@ -6,35 +6,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_tricks import _checks
-from keras_tricks.diagnostics import _data
+from keras_tricks import _backend, _checks
+from keras_tricks.diagnostics import _data, _layers, _losses
 from keras_tricks.diagnostics._report import Report
-
-_BATCH_COUPLING = ("BatchNormalization", "SyncBatchNormalization")
-
-
-def _loss_function(model):
-    """`(callable, name, from_logits)` for the model's compiled loss."""
-    loss = model.loss
-    if isinstance(loss, str):
-        return keras.losses.get(loss), loss, False
-    if isinstance(loss, keras.losses.Loss):
-        config = loss.get_config()
-        name = getattr(loss, "fn", None)
-        name = getattr(name, "__name__", type(loss).__name__)
-        return loss, name, bool(config.get("from_logits", False))
-    if callable(loss):
-        return loss, getattr(loss, "__name__", type(loss).__name__), False
-    return None, type(loss).__name__, False
-
-
-def _snake(name):
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
 
 
 def check_initial_loss(model, batch, tolerance=0.25):
@@ -64,6 +38,8 @@ def check_initial_loss(model, batch, tolerance=0.25):
         tolerance: float >= 0, largest accepted relative distance from
             `-log(1/C)`. Defaults to `0.25`.
 
+    Backends: every backend.
+
     Returns:
         `Report` with numbers `initial_loss`, `expected_loss`, `relative_error`,
         `num_classes`, `outputs_are_probabilities`, `from_logits`.
@@ -78,25 +54,19 @@ def check_initial_loss(model, batch, tolerance=0.25):
     _data.require_compiled(model)
     x, y = _data.read(batch, "batch", model=model)
     _data.check_inputs(model, x, "batch")
-    fn, name, from_logits = _loss_function(model)
-    name = _snake(name)
-    if "categorical_crossentropy" in name:
-        kind = "categorical"
-    elif "binary_crossentropy" in name:
-        kind = "binary"
-    else:
+    fn, name, from_logits = _losses.loss_function(model)
+    kind = _losses.crossentropy_kind(model)
+    if kind is None:
         return Report(
             "initial loss",
             True,
-            f"not a cross-entropy loss ({name}): no chance level to compare with",
+            f"not a cross-entropy loss ({_losses.snake_case(name)}): no chance level to compare with",
             skipped=True,
         )
     out = ops.convert_to_numpy(model(x, training=False)).astype("float64")
     num_classes = out.shape[-1] if kind == "categorical" else 2
     expected = math.log(num_classes)
-    in_range = bool(np.all((out >= 0) & (out <= 1)))
-    sums_to_one = kind == "binary" or bool(np.allclose(out.sum(-1), 1.0, atol=1e-3))
-    probabilities = in_range and sums_to_one
+    probabilities, sums_to_one = _look_like_probabilities(out, kind)
     measured = float(ops.convert_to_numpy(ops.mean(fn(y, model(x, training=False)))))
     relative = (measured - expected) / expected
     mismatch = probabilities == from_logits
@@ -109,38 +79,8 @@ def check_initial_loss(model, batch, tolerance=0.25):
         "outputs_are_probabilities": probabilities,
         "from_logits": from_logits,
     }
-    advice = []
-    if mismatch and not from_logits:
-        outside = float(np.mean((out < 0) | (out > 1)))
-        advice.append(
-            f"The outputs look like logits ({100 * outside:.0f}% lie outside [0, 1]"
-            f"{'' if sums_to_one else ', rows do not sum to 1'}) but the loss "
-            "expects probabilities (from_logits=False): logits versus "
-            "probabilities mix-up. Pass from_logits=True to the loss, or end "
-            "the model with a softmax."
-        )
-    elif mismatch:
-        advice.append(
-            "The outputs are already probabilities (in [0, 1], summing to 1) "
-            "but the loss has from_logits=True, so softmax is applied twice and "
-            "the gradient is squashed. Use from_logits=False or drop the softmax."
-        )
-    if not math.isfinite(measured):
-        advice.append("The initial loss is NaN or Inf: check the loss inputs.")
-    elif relative > tolerance:
-        advice.append(
-            f"The loss at initialization is {measured:.4g}, {100 * relative:.0f}% "
-            f"above -log(1/C) = {expected:.4g}: the network starts confidently "
-            "wrong. Initialise the last layer with smaller weights (and a zero "
-            "bias, or the log of the class frequencies), and check that inputs "
-            "are normalized."
-        )
-    elif relative < -tolerance:
-        advice.append(
-            f"The loss at initialization is {measured:.4g}, below chance "
-            f"-log(1/C) = {expected:.4g}: the untrained model already predicts "
-            "the labels. Look for labels leaking into the inputs."
-        )
+    advice = _mismatch_advice(out, mismatch, from_logits, sums_to_one)
+    advice += _chance_advice(measured, expected, relative, tolerance)
     summary = (
         f"loss at init {measured:.4g} vs -log(1/{num_classes}) = {expected:.4g} "
         f"({100 * relative:+.0f}%)"
@@ -150,6 +90,54 @@ def check_initial_loss(model, batch, tolerance=0.25):
     broken = mismatch or not math.isfinite(measured) or relative < -tolerance
     severity = "error" if broken else "warning"
     return Report("initial loss", passed, summary, numbers, advice, severity=severity)
+
+
+def _look_like_probabilities(out, kind):
+    """`(probabilities, sums_to_one)`: whether the outputs lie in [0, 1] (and rows sum to 1)."""
+    in_range = bool(np.all((out >= 0) & (out <= 1)))
+    sums_to_one = kind == "binary" or bool(np.allclose(out.sum(-1), 1.0, atol=1e-3))
+    return in_range and sums_to_one, sums_to_one
+
+
+def _mismatch_advice(out, mismatch, from_logits, sums_to_one):
+    """Advice on logits fed as probabilities, or probabilities fed as logits."""
+    if mismatch and not from_logits:
+        outside = float(np.mean((out < 0) | (out > 1)))
+        return [
+            f"The outputs look like logits ({100 * outside:.0f}% lie outside [0, 1]"
+            f"{'' if sums_to_one else ', rows do not sum to 1'}) but the loss "
+            "expects probabilities (from_logits=False): logits versus "
+            "probabilities mix-up. Pass from_logits=True to the loss, or end "
+            "the model with a softmax."
+        ]
+    if mismatch:
+        return [
+            "The outputs are already probabilities (in [0, 1], summing to 1) "
+            "but the loss has from_logits=True, so softmax is applied twice and "
+            "the gradient is squashed. Use from_logits=False or drop the softmax."
+        ]
+    return []
+
+
+def _chance_advice(measured, expected, relative, tolerance):
+    """Advice on an initial loss that is not finite, or far from chance level."""
+    if not math.isfinite(measured):
+        return ["The initial loss is NaN or Inf: check the loss inputs."]
+    if relative > tolerance:
+        return [
+            f"The loss at initialization is {measured:.4g}, {100 * relative:.0f}% "
+            f"above -log(1/C) = {expected:.4g}: the network starts confidently "
+            "wrong. Initialise the last layer with smaller weights (and a zero "
+            "bias, or the log of the class frequencies), and check that inputs "
+            "are normalized."
+        ]
+    if relative < -tolerance:
+        return [
+            f"The loss at initialization is {measured:.4g}, below chance "
+            f"-log(1/C) = {expected:.4g}: the untrained model already predicts "
+            "the labels. Look for labels leaking into the inputs."
+        ]
+    return []
 
 
 def _influence_by_gradient(model, x, training, seed):
@@ -203,11 +191,12 @@ def _influence_by_perturbation(model, x, training, seed):
 
 
 def _coupling_layers(model):
+    """Names of the layers that couple samples through batch statistics in training."""
     found = []
     stack = list(getattr(model, "layers", []))
     while stack:
         layer = stack.pop(0)
-        if type(layer).__name__ in _BATCH_COUPLING:
+        if _layers.is_batchnorm(layer):
             found.append(layer.name)
         stack.extend(getattr(layer, "layers", []))
     return found
@@ -250,12 +239,15 @@ def check_batch_dependence(
             `tf.GradientTape` (TensorFlow backend only): one backward pass per
             sample. `"perturbation"` adds noise to one input at a time and
             watches the other outputs, with `keras.ops` only, so it runs on
-            every backend. `"auto"` picks `"gradient"` on TensorFlow.
-            Defaults to `"auto"`.
+            every backend. `"auto"` picks `"gradient"` on TensorFlow,
+            `"perturbation"` elsewhere. Defaults to `"auto"`.
         tolerance: float >= 0, relative size of an off-diagonal entry that
             counts as a leak. Defaults to `1e-6`.
         seed: int, seed of the perturbations and of the random projection
             of the outputs whose gradient is taken. Defaults to `0`.
+
+    Backends: every backend; `method="gradient"` needs TensorFlow and raises
+    `NotImplementedError` on the others.
 
     Returns:
         `Report` with numbers `leak` (largest off-diagonal entry over the
@@ -274,12 +266,16 @@ def check_batch_dependence(
     training = _checks.check_bool("training", training)
     seed = _checks.check_int("seed", seed, minimum=0)
     _data.check_model(model)
+    if method == "auto":
+        method = "gradient" if _backend.is_tensorflow() else "perturbation"
+    if method == "gradient":
+        _backend.require_tensorflow("check_batch_dependence(method='gradient')")
     x, _ = _data.read(x, "x", num_samples, model=model, labels=False)
     _data.check_inputs(model, x, "x")
-    n = _data._num_samples(x)
+    n = _data.num_samples(x)
     if n < 2:
-        _data._fail("x", _data._describe(x), "must hold at least 2 samples")
-    if not any(np.issubdtype(a.dtype, np.floating) for a in _data._flat(x)):
+        _checks.fail("x", _data.describe(x), "must hold at least 2 samples")
+    if not any(np.issubdtype(a.dtype, np.floating) for a in _data.flat_arrays(x)):
         return Report(
             "batch dependence",
             True,
@@ -287,24 +283,39 @@ def check_batch_dependence(
             "perturbation can probe them",
             skipped=True,
         )
-    if method == "auto":
-        method = "gradient" if keras.backend.backend() == "tensorflow" else "perturbation"
-    if method == "gradient" and keras.backend.backend() != "tensorflow":
-        _data._fail("method", repr(method), "'gradient' needs the TensorFlow backend")
-    if method == "gradient":
-        matrix = _influence_by_gradient(model, x, training, seed)
-    else:
-        matrix = _influence_by_perturbation(model, x, training, seed)
+    influence = _influence_by_gradient if method == "gradient" else _influence_by_perturbation
+    matrix = influence(model, x, training, seed)
+    leak, diagonal, off = _leak(matrix)
+    passed = leak <= tolerance and diagonal > 0
+    coupling = _coupling_layers(model)
+    advice = _leak_advice(leak, diagonal, off, tolerance, training, coupling)
+    summary = f"largest cross-sample influence {leak:.3g} of the largest own-sample one"
+    if coupling and not training:
+        summary += (
+            f"; ran in inference mode, so {', '.join(coupling)} used moving "
+            "statistics (in training mode BatchNorm couples samples by design)"
+        )
+    numbers = {"leak": leak, "num_samples": n, "method": method}
+    report = Report("batch dependence", passed, summary, numbers, advice)
+    report.matrix = matrix
+    return report
+
+
+def _leak(matrix):
+    """`(leak, diagonal, off)`: the largest off-diagonal influence over the largest own one."""
     diagonal = float(np.max(np.diag(matrix)))
     off = matrix.copy()
     np.fill_diagonal(off, 0.0)
     off_max = float(off.max())
     leak = off_max / diagonal if diagonal > 0 else (math.inf if off_max > 0 else 0.0)
-    passed = leak <= tolerance and diagonal > 0
-    coupling = _coupling_layers(model)
+    return leak, diagonal, off
+
+
+def _leak_advice(leak, diagonal, off, tolerance, training, coupling):
     advice = []
     if leak > tolerance:
-        pairs = [(int(i), int(j)) for i, j in zip(*np.nonzero(off > tolerance * max(diagonal, 1e-30)), strict=True)]
+        leaking = np.nonzero(off > tolerance * max(diagonal, 1e-30))
+        pairs = [(int(i), int(j)) for i, j in zip(*leaking, strict=True)]
         advice.append(
             f"Outputs depend on other samples' inputs (output i <- input j for "
             f"{pairs[:6]}{' ...' if len(pairs) > 6 else ''}): a reshape, "
@@ -321,13 +332,4 @@ def check_batch_dependence(
             "No output responds to its own input: the model ignores its inputs "
             "(or the gradient is cut before the input)."
         )
-    summary = f"largest cross-sample influence {leak:.3g} of the largest own-sample one"
-    if coupling and not training:
-        summary += (
-            f"; ran in inference mode, so {', '.join(coupling)} used moving "
-            "statistics (in training mode BatchNorm couples samples by design)"
-        )
-    numbers = {"leak": leak, "num_samples": n, "method": method}
-    report = Report("batch dependence", passed, summary, numbers, advice)
-    report.matrix = matrix
-    return report
+    return advice

@@ -6,16 +6,20 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_tricks import _checks
-from keras_tricks.diagnostics import _data
+from keras_tricks import _backend, _checks
+from keras_tricks.diagnostics import _data, _losses
 from keras_tricks.diagnostics._report import Report
 
 _SATURATING = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
 def _zero_gradient_variables(model, x, y):
-    """Paths of trainable variables whose gradient is exactly zero (TF only)."""
-    if keras.backend.backend() != "tensorflow":
+    """Paths of trainable variables whose gradient is exactly zero.
+
+    TensorFlow only (`tf.GradientTape`): `None` on the other backends, where
+    the advice names the likely causes without listing the weights.
+    """
+    if not _backend.is_tensorflow():
         return None
     import tensorflow as tf
 
@@ -49,12 +53,10 @@ def _saturation(model, x):
 
 def _chance_loss(model, x):
     """`log C` for cross-entropy losses, else `None`."""
-    from keras_tricks.diagnostics._probe_checks import _loss_function, _snake
-
-    name = _snake(_loss_function(model)[1])
-    if "categorical_crossentropy" in name:
-        return math.log(int(model(_data._take(x, slice(0, 1)), training=False).shape[-1]))
-    if "binary_crossentropy" in name:
+    kind = _losses.crossentropy_kind(model)
+    if kind == "categorical":
+        return math.log(int(model(_data.take(x, slice(0, 1)), training=False).shape[-1]))
+    if kind == "binary":
         return math.log(2.0)
     return None
 
@@ -99,6 +101,9 @@ def overfit_one_batch(
         disable_augmentation: bool, run random augmentation layers in
             inference mode in the copy. Defaults to `True`.
 
+    Backends: every backend. On TensorFlow the advice also lists the weights
+    that get no gradient (found with `tf.GradientTape`).
+
     Returns:
         `Report` with numbers `initial_loss`, `final_loss`, `target_loss`,
         `steps` and the curve `loss`.
@@ -122,22 +127,8 @@ def overfit_one_batch(
     initial = _data.loss_value(copy, x, y, training=False)
     zero_grads = _zero_gradient_variables(copy, x, y)
     chance = _chance_loss(copy, x)
-    reference = initial if chance is None else min(initial, chance)
-    target = target_ratio * reference
-    losses = []
-    no_gradient = False
-    for _ in range(steps):
-        try:
-            logs = copy.train_on_batch(x, y, return_dict=True)
-        except ValueError as error:
-            if "No gradients" not in str(error):
-                raise
-            no_gradient = True  # Keras refuses a step where nothing gets a gradient.
-            losses.append(initial)
-            break
-        losses.append(float(logs["loss"]))
-        if not math.isfinite(losses[-1]) or losses[-1] <= target:
-            break
+    target = target_ratio * (initial if chance is None else min(initial, chance))
+    losses, no_gradient = _train_until(copy, x, y, steps, target, initial)
     final = _data.loss_value(copy, x, y, training=False) if math.isfinite(losses[-1]) else losses[-1]
     passed = math.isfinite(final) and final <= target
     numbers = {
@@ -148,52 +139,9 @@ def overfit_one_batch(
     }
     advice = []
     if not passed:
-        if no_gradient:
-            advice.append(
-                "No trainable weight receives any gradient, so training cannot "
-                "start: a frozen layer, a stop_gradient or a non-differentiable "
-                "op cuts every path from the loss to the weights."
-            )
-        elif zero_grads:
-            advice.append(
-                f"{len(zero_grads)} of {len(copy.trainable_variables)} trainable "
-                f"weights get no gradient ({', '.join(zero_grads[:4])}"
-                f"{', ...' if len(zero_grads) > 4 else ''}): a frozen layer, "
-                "a stop_gradient or a non-differentiable op cuts the path."
-            )
-        if not copy.trainable_variables:
-            advice.append("The model has no trainable weights: everything is frozen.")
-        activation, saturated = _saturation(copy, x)
-        if saturated is not None and saturated > 0.5:
-            advice.append(
-                f"The output activation '{activation}' is saturated: "
-                f"{100 * saturated:.0f}% of outputs are within 1e-4 of its bounds, "
-                "where its gradient vanishes; shrink the last layer's initial "
-                "weights or feed logits to a loss with from_logits=True."
-            )
-        if not math.isfinite(final):
-            advice.append(
-                "The loss became NaN or Inf: the learning rate is too high, or "
-                "an op is numerically unstable (log of 0, division by 0)."
-            )
-        elif final > initial:
-            advice.append(
-                f"The loss rose from {initial:.4g} to {final:.4g}: the learning rate "
-                "is too high, or the update goes in the wrong direction (a sign "
-                "error in a custom loss)."
-            )
-        elif final > 0.9 * initial:
-            advice.append(
-                f"The loss barely moved ({initial:.4g} -> {final:.4g}): learning rate "
-                "too low, a saturated output activation, or a gradient cut by a "
-                "frozen or stop-gradient layer."
-            )
-        else:
-            advice.append(
-                f"The loss fell ({initial:.4g} -> {final:.4g}) but not to "
-                f"{target:.4g} in {len(losses)} steps: the model may lack capacity "
-                "for this batch, or needs more steps or a higher learning rate."
-            )
+        advice += _gradient_advice(copy, no_gradient, zero_grads)
+        advice += _saturation_advice(copy, x)
+        advice += _curve_advice(initial, final, target, len(losses))
     summary = (
         f"loss fell from {initial:.4g} to {final:.4g} in {len(losses)} steps"
         if passed
@@ -201,6 +149,100 @@ def overfit_one_batch(
         f"after {len(losses)} steps (target {target:.4g})"
     )
     return Report("overfit one batch", passed, summary, numbers, advice, {"loss": losses})
+
+
+def _train_until(copy, x, y, steps, target, initial):
+    """Train on `(x, y)` until the loss reaches `target`, turns non-finite or `steps` run out.
+
+    Returns `(losses, no_gradient)`; `no_gradient` tells that Keras refused a
+    step because no trainable weight gets a gradient.
+    """
+    losses = []
+    for _ in range(steps):
+        try:
+            logs = copy.train_on_batch(x, y, return_dict=True)
+        except (ValueError, RuntimeError) as error:
+            if not _is_no_gradient_error(error):
+                raise
+            losses.append(initial)
+            return losses, True
+        losses.append(float(logs["loss"]))
+        if not math.isfinite(losses[-1]) or losses[-1] <= target:
+            break
+    return losses, False
+
+
+def _is_no_gradient_error(error):
+    """Whether a training step failed because no trainable weight gets a gradient.
+
+    Keras refuses such a step on TensorFlow (`ValueError: No gradients ...`);
+    on PyTorch, `backward` fails (`RuntimeError: element 0 of tensors does
+    not require grad ...`). JAX steps on with zero gradients.
+    """
+    message = str(error)
+    if isinstance(error, ValueError):
+        return "No gradients" in message
+    return "does not require grad" in message
+
+
+def _gradient_advice(copy, no_gradient, zero_grads):
+    """Advice on weights that get no gradient, or a model with none to train."""
+    advice = []
+    if no_gradient:
+        advice.append(
+            "No trainable weight receives any gradient, so training cannot "
+            "start: a frozen layer, a stop_gradient or a non-differentiable "
+            "op cuts every path from the loss to the weights."
+        )
+    elif zero_grads:
+        advice.append(
+            f"{len(zero_grads)} of {len(copy.trainable_variables)} trainable "
+            f"weights get no gradient ({', '.join(zero_grads[:4])}"
+            f"{', ...' if len(zero_grads) > 4 else ''}): a frozen layer, "
+            "a stop_gradient or a non-differentiable op cuts the path."
+        )
+    if not copy.trainable_variables:
+        advice.append("The model has no trainable weights: everything is frozen.")
+    return advice
+
+
+def _saturation_advice(copy, x):
+    """Advice on an output activation saturated on more than half the outputs."""
+    activation, saturated = _saturation(copy, x)
+    if saturated is None or saturated <= 0.5:
+        return []
+    return [
+        f"The output activation '{activation}' is saturated: "
+        f"{100 * saturated:.0f}% of outputs are within 1e-4 of its bounds, "
+        "where its gradient vanishes; shrink the last layer's initial "
+        "weights or feed logits to a loss with from_logits=True."
+    ]
+
+
+def _curve_advice(initial, final, target, steps):
+    """Advice read from the loss curve: NaN, rising, flat, or falling too slowly."""
+    if not math.isfinite(final):
+        return [
+            "The loss became NaN or Inf: the learning rate is too high, or "
+            "an op is numerically unstable (log of 0, division by 0)."
+        ]
+    if final > initial:
+        return [
+            f"The loss rose from {initial:.4g} to {final:.4g}: the learning rate "
+            "is too high, or the update goes in the wrong direction (a sign "
+            "error in a custom loss)."
+        ]
+    if final > 0.9 * initial:
+        return [
+            f"The loss barely moved ({initial:.4g} -> {final:.4g}): learning rate "
+            "too low, a saturated output activation, or a gradient cut by a "
+            "frozen or stop-gradient layer."
+        ]
+    return [
+        f"The loss fell ({initial:.4g} -> {final:.4g}) but not to "
+        f"{target:.4g} in {steps} steps: the model may lack capacity "
+        "for this batch, or needs more steps or a higher learning rate."
+    ]
 
 
 def input_independent_baseline(
@@ -239,6 +281,8 @@ def input_independent_baseline(
             `margin` times the baseline's. Defaults to `0.9`.
         seed: int, seed of the split and the minibatch order. Defaults to `0`.
 
+    Backends: every backend.
+
     Returns:
         `Report` with numbers `real_loss`, `zero_input_loss`, `ratio` and the
         training curves of both copies.
@@ -262,23 +306,15 @@ def input_independent_baseline(
     count = needed if _data.is_stream(data) else "all"
     x, y = _data.read(data, "data", count, model=model, batch_size=batch_size)
     _data.check_inputs(model, x, "data")
-    n = _data._num_samples(x)
-    n_val = int(round(n * validation_split))
-    if n_val < 1 or n - n_val < 1:
-        _data._fail("data", f"{n} samples", "must hold enough samples to split off a held-out part")
+    (x_train, y_train), (x_val, y_val) = _split_held_out(x, y, validation_split, seed)
     _data.require_batch(x, batch_size)
-    order = np.random.default_rng(seed).permutation(n)
-    x_train, y_train = _data._take(x, order[n_val:]), _data._take(y, order[n_val:])
-    x_val, y_val = _data._take(x, order[:n_val]), _data._take(y, order[:n_val])
-    zeros = lambda a: np.zeros_like(a)  # noqa: E731
-    batch_size = min(batch_size, n - n_val)
-    index = list(_data.batches(n - n_val, batch_size, steps, seed))
-    real = _data.clone(model, x=x)
-    real_curve = _data.train_steps(real, x_train, y_train, index)
-    real_loss = _data.loss_value(real, x_val, y_val)
-    base = _data.clone(model, x=x)
-    zero_curve = _data.train_steps(base, _data._map(x_train, zeros), y_train, index)
-    zero_loss = _data.loss_value(base, _data._map(x_val, zeros), y_val)
+    n_train = _data.num_samples(x_train)
+    index = list(_data.batches(n_train, min(batch_size, n_train), steps, seed))
+    real_curve, real_loss = _train_and_score(model, x, (x_train, y_train), (x_val, y_val), index)
+    zeroed = lambda a: _data.map_arrays(a, np.zeros_like)  # noqa: E731
+    zero_curve, zero_loss = _train_and_score(
+        model, x, (zeroed(x_train), y_train), (zeroed(x_val), y_val), index
+    )
     ratio = real_loss / zero_loss if zero_loss > 0 else float("inf")
     passed = math.isfinite(real_loss) and real_loss <= margin * zero_loss
     numbers = {"real_loss": real_loss, "zero_input_loss": zero_loss, "ratio": ratio}
@@ -297,3 +333,28 @@ def input_independent_baseline(
     )
     curves = {"train loss, real inputs": real_curve, "train loss, zeroed inputs": zero_curve}
     return Report("input-independent baseline", passed, summary, numbers, advice, curves)
+
+
+def _split_held_out(x, y, validation_split, seed):
+    """`((x_train, y_train), (x_val, y_val))`, the held-out part drawn at random by `seed`."""
+    n = _data.num_samples(x)
+    n_val = int(round(n * validation_split))
+    if n_val < 1 or n - n_val < 1:
+        _checks.fail(
+            "data",
+            _data.Description(f"{n} samples"),
+            "must hold enough samples to split off a held-out part",
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    train, held_out = order[n_val:], order[:n_val]
+    return (_data.take(x, train), _data.take(y, train)), (_data.take(x, held_out), _data.take(y, held_out))
+
+
+def _train_and_score(model, x, train, held_out, index):
+    """Train a fresh copy of `model` on the `index` minibatches of `train`.
+
+    Returns `(training curve, held-out loss)`.
+    """
+    copy = _data.clone(model, x=x)
+    curve = _data.train_steps(copy, *train, index)
+    return curve, _data.loss_value(copy, *held_out)
