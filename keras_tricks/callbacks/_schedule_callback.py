@@ -4,7 +4,6 @@ import numbers
 
 import keras
 
-_Schedule = keras.optimizers.schedules.LearningRateSchedule
 
 
 def check_verbose(value):
@@ -37,6 +36,13 @@ class ScheduleCallback(keras.callbacks.Callback):
     a run restored by `keras.callbacks.BackupAndRestore` (which restores the
     optimizer's variables) picks the schedule up where it stopped. The rate is
     written into the batch and epoch `logs` as `"learning_rate"`.
+
+    The rate is kept as a Python float, never as a backend array: on JAX the
+    train step donates the buffers of the state it is given (the learning-rate
+    variable's among them), so an array assigned to the optimizer before the
+    step is deleted after it. Reading `self.model` on JAX first syncs the
+    train state into the variables (Keras's `Callback.model` does this), so
+    `iterations` is current and the next step starts from the rate set here.
     """
 
     def __init__(self, schedule, verbose=0):
@@ -51,19 +57,24 @@ class ScheduleCallback(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         optimizer = self.model.optimizer
-        learning_rate = self.schedule(optimizer.iterations)
-        optimizer.learning_rate = learning_rate
-        self._learning_rate = learning_rate
+        self._learning_rate = self.learning_rate_at(optimizer.iterations)
+        optimizer.learning_rate = self._learning_rate
+
+    def learning_rate_at(self, step):
+        """The schedule's rate at `step`, as a Python float."""
+        return float(keras.ops.convert_to_numpy(self.schedule(step)))
 
     def on_train_batch_end(self, batch, logs=None):
         if logs is not None and self._learning_rate is not None:
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self._learning_rate))
+            logs["learning_rate"] = self._learning_rate
 
     def on_epoch_end(self, epoch, logs=None):
         if self._learning_rate is None:
             return
-        learning_rate = float(keras.ops.convert_to_numpy(self._learning_rate))
         if logs is not None:
-            logs["learning_rate"] = learning_rate
+            logs["learning_rate"] = self._learning_rate
         if self.verbose:
-            print(f"\nEpoch {epoch + 1}: {type(self).__name__} learning rate {learning_rate:.6g}.")
+            print(
+                f"\nEpoch {epoch + 1}: {type(self).__name__} learning rate "
+                f"{self._learning_rate:.6g}."
+            )
