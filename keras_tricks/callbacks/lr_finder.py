@@ -4,6 +4,7 @@ import contextlib
 import functools
 import itertools
 import math
+import sys
 import warnings
 
 import keras
@@ -480,12 +481,30 @@ def _take(array, index):
     return array[index]
 
 
+def _from_tensorflow(batch):
+    """A `tf.data` batch as NumPy arrays on the JAX and torch backends.
+
+    `fit` converts a `tf.data.Dataset`'s tensors for those backends;
+    `train_on_batch` does not, so the range test does it here. TensorFlow's
+    own backend, and batches with no TensorFlow tensor, pass through as they are.
+    """
+    if keras.backend.backend() == "tensorflow" or "tensorflow" not in sys.modules:
+        return batch
+    tensor_type = sys.modules["tensorflow"].Tensor
+
+    def convert(value):
+        return value.numpy() if isinstance(value, tensor_type) else value
+
+    return keras.tree.map_structure(convert, batch)
+
+
 def _iterable_batches(x):
     """Batches of a dataset, re-iterated when it ends; a one-shot iterator ends."""
     while True:
         empty = True
         for batch in x:
             empty = False
+            batch = _from_tensorflow(batch)
             yield tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
         if empty:
             return  # nothing this pass: a spent iterator, or no data at all
