@@ -1,32 +1,8 @@
 """What `CyclicalLR` and `WarmupLR` share: drive the optimizer's rate per batch."""
 
-import numbers
-
 import keras
 
-
-
-def check_verbose(value):
-    """Return `verbose` as an int `>= 0` (a bool counts, as in Keras's `fit`)."""
-    if not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
-            f"`verbose` must be an integer >= 0 (0 is silent). Received: verbose={value!r}"
-        )
-    return int(value)
-
-
-def check_float_learning_rate(optimizer, owner):
-    """Refuse an optimizer whose learning rate is a schedule or a callable."""
-    if isinstance(optimizer.learning_rate, keras.Variable):
-        return
-    received = optimizer.get_config().get("learning_rate")
-    if isinstance(received, dict):
-        received = received.get("class_name", received)
-    raise ValueError(
-        f"The optimizer's `learning_rate` is already a schedule, and {owner} "
-        "sets a float rate every batch: compile with a float learning rate "
-        f"(or drop {owner} and keep the schedule). Received: learning_rate={received!r}"
-    )
+from keras_tricks.schedules._interface import check_float_learning_rate, check_verbose
 
 
 class ScheduleCallback(keras.callbacks.Callback):

@@ -108,6 +108,7 @@ def test_tensorboard_sees_the_rate(tmp_path):
     np.testing.assert_allclose(written, expected, rtol=1e-6)
 
 
+@pytest.mark.backends
 def test_warmup_callback_hands_over_to_a_schedule():
     x, y = _data()
     record = RecordRates()
@@ -217,6 +218,7 @@ def test_steps_per_execution_sets_the_rate_once_per_execution(callback_type):
     assert _current(model.optimizer.learning_rate) == pytest.approx(expected[-1], rel=1e-6)
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(
     "callback",
     [
@@ -244,6 +246,15 @@ def test_lr_finder_config_round_trip():
     assert keras.saving.get_registered_object("keras_tricks>LRFinder") is LRFinder
 
 
+def test_lr_finder_lives_in_schedules_and_stays_importable_from_callbacks():
+    import keras_tricks
+    from keras_tricks.callbacks.lr_finder import LRFinder as from_old_module
+
+    assert keras_tricks.schedules.LRFinder is LRFinder is from_old_module
+    assert keras_tricks.schedules.LRFinderResult is keras_tricks.callbacks.LRFinderResult
+    assert keras.saving.get_registered_name(LRFinder) == "keras_tricks>LRFinder"
+
+
 def test_warmup_name_deserializes_to_the_schedule():
     from keras_tricks.schedules import Warmup
 
@@ -251,6 +262,7 @@ def test_warmup_name_deserializes_to_the_schedule():
     assert keras.saving.get_registered_object("keras_tricks>WarmupLR") is WarmupLR
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("callback", [CyclicalLR(), WarmupLR()], ids=["clr", "warmup"])
 def test_refuses_a_schedule_valued_learning_rate(callback):
     x, y = _data()

@@ -133,7 +133,7 @@ def test_bad_input(kwargs, message):
 
 import itertools  # noqa: E402
 
-from keras_tricks.callbacks.lr_finder import _batches  # noqa: E402
+from keras_tricks.schedules._range_test_data import range_test_batches as _batches  # noqa: E402
 
 
 def _drain(generator, limit=1000):
@@ -240,6 +240,7 @@ def _two_input_models():
     return models
 
 
+@pytest.mark.backends
 def test_multi_input_models_take_dicts_lists_and_datasets():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(40, 3)).astype("float32"), rng.normal(size=(40, 2)).astype("float32")

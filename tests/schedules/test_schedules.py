@@ -62,6 +62,7 @@ def assert_close(actual, expected, scale):
     np.testing.assert_allclose(actual, expected, rtol=2e-5, atol=1e-6 * scale)
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(
     "mode, step_size, gamma",
     [("triangular", 37, 1.0), ("triangular2", 250, 1.0), ("exp_range", 500, 0.9997)],
@@ -88,6 +89,7 @@ def test_cyclical_at_tf_addons_cases(mode, step_size, gamma):
     assert evaluate(schedule, np.array([float(step_size)]))[0] == pytest.approx(peak, rel=1e-5)
 
 
+@pytest.mark.backends
 def test_step_decay_matches_formula_for_10000_steps():
     schedule = StepDecay(0.1, step_size=500, factor=0.5)
     assert_close(evaluate(schedule, STEPS), step_decay_numpy(STEPS, 0.1, 500, 0.5), 0.1)
@@ -130,6 +132,7 @@ def test_warmup_of_zero_steps_is_the_wrapped_schedule():
     assert_close(evaluate(schedule, STEPS[:1000]), step_decay_numpy(STEPS[:1000], 0.2, 100, 0.1), 0.2)
 
 
+@pytest.mark.backends
 def test_scalar_steps_give_scalars():
     schedule = Warmup(CyclicalLearningRate(0.1, 1.0, 10), warmup_steps=5)
     assert float(schedule(0)) == 0.0
@@ -148,6 +151,7 @@ def _schedules():
     ]
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("schedule", _schedules(), ids=lambda s: type(s).__name__)
 def test_config_round_trip(schedule):
     config = schedule.get_config()
@@ -170,6 +174,7 @@ def test_warmup_config_nests_a_serialized_schedule():
     assert nested["registered_name"] == "keras_tricks>CyclicalLearningRate"
 
 
+@pytest.mark.backends
 def test_saved_model_with_composed_schedule_loads_without_custom_objects(tmp_path):
     schedule = Warmup(CyclicalLearningRate(1e-3, 1e-1, 20, mode="triangular2"), 10)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
@@ -312,6 +317,7 @@ def test_cyclical_is_exact_at_large_integer_steps(step, mode, gamma):
         assert actual == pytest.approx(expected, rel=1e-5, abs=1e-9), form
 
 
+@pytest.mark.backends
 def test_cyclical_at_two_to_the_24_plus_one_is_not_the_float32_step():
     # The case: float32(2**24 + 1) == 2**24, one step off the cycle.
     schedule = CyclicalLearningRate(1e-3, 0.1, step_size=2000)
@@ -321,6 +327,7 @@ def test_cyclical_at_two_to_the_24_plus_one_is_not_the_float32_step():
     assert float(schedule(2**24 + 1)) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("step", _integer_steps([2**24 - 1, 17_000 * 1000 - 1, 2**31 + 7, 10**12 + 3]))
 def test_step_decay_is_exact_at_large_integer_steps(step):
     # A factor near 1 keeps the rate visible after millions of decays; the
@@ -338,6 +345,7 @@ def test_step_decay_factor_power_is_not_float32_drift():
     assert float(schedule(16999)) == pytest.approx(0.9999**16999, rel=1e-5)
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("step", _integer_steps([2**25 - 1, 2**25, 2**25 + 2**24 + 1, 10**12 + 3]))
 def test_warmup_is_exact_at_large_integer_steps(step):
     warmup_steps = 2**25
