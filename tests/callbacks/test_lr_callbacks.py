@@ -108,7 +108,6 @@ def test_tensorboard_sees_the_rate(tmp_path):
     np.testing.assert_allclose(written, expected, rtol=1e-6)
 
 
-@pytest.mark.backends
 def test_warmup_callback_hands_over_to_a_schedule():
     x, y = _data()
     record = RecordRates()
@@ -188,12 +187,13 @@ def test_position_survives_backup_and_restore(make_callback, tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.backends
 @pytest.mark.skipif(
     keras.backend.backend() == "torch",
     reason="Keras takes steps_per_execution > 1 only on TensorFlow and JAX",
 )
-@pytest.mark.parametrize("callback_type", [CyclicalLR, WarmupLR])
+@pytest.mark.parametrize(
+    "callback_type", [pytest.param(CyclicalLR, marks=pytest.mark.backends), WarmupLR]
+)
 def test_steps_per_execution_sets_the_rate_once_per_execution(callback_type):
     # Keras calls batch callbacks once per execution of `steps_per_execution`
     # steps: the rate is the schedule's at the step each execution starts.

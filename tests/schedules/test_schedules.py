@@ -62,7 +62,6 @@ def assert_close(actual, expected, scale):
     np.testing.assert_allclose(actual, expected, rtol=2e-5, atol=1e-6 * scale)
 
 
-@pytest.mark.backends
 @pytest.mark.parametrize(
     "mode, step_size, gamma",
     [("triangular", 37, 1.0), ("triangular2", 250, 1.0), ("exp_range", 500, 0.9997)],
@@ -132,7 +131,6 @@ def test_warmup_of_zero_steps_is_the_wrapped_schedule():
     assert_close(evaluate(schedule, STEPS[:1000]), step_decay_numpy(STEPS[:1000], 0.2, 100, 0.1), 0.2)
 
 
-@pytest.mark.backends
 def test_scalar_steps_give_scalars():
     schedule = Warmup(CyclicalLearningRate(0.1, 1.0, 10), warmup_steps=5)
     assert float(schedule(0)) == 0.0
@@ -151,7 +149,6 @@ def _schedules():
     ]
 
 
-@pytest.mark.backends
 @pytest.mark.parametrize("schedule", _schedules(), ids=lambda s: type(s).__name__)
 def test_config_round_trip(schedule):
     config = schedule.get_config()
