@@ -1,7 +1,9 @@
 """keras_tricks.callbacks: what needs the training loop.
 
 `CyclicalLR` and `WarmupLR` drive a float learning rate per batch from the
-schedules in `keras_tricks.schedules`; `LRFinder` runs Smith's range test.
+schedules in `keras_tricks.schedules`. `LRFinder` and `LRFinderResult` (Smith's
+range test, not a callback) live in `keras_tricks.schedules`; they stay
+importable from here as the same classes.
 """
 
 from keras_tricks.callbacks.cyclical_lr import CyclicalLR

@@ -39,7 +39,7 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
     float steps are computed in their own precision (float64 kept, others in
     float32).
 
-    Pick the bounds with the LR range test (`keras_tricks.callbacks.LRFinder`)
+    Pick the bounds with the LR range test (`keras_tricks.schedules.LRFinder`)
     and a `step_size` of 2 to 8 epochs' worth of steps.
 
     Args:

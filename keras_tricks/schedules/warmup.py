@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_tricks._checks import check_choice, check_int, check_learning_rate
-from keras_tricks.schedules._steps import as_step, is_integer
+from keras_tricks.schedules._steps import as_step, clamp_at_zero, is_integer
 
 _MODES = ("linear", "constant")
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
@@ -105,7 +105,7 @@ class Warmup(_Schedule):
             if self.warmup_steps == 0:
                 return self._after(step)
             warmup_steps = self.warmup_steps if is_integer(step) else float(self.warmup_steps)
-            after = self._after(ops.maximum(step - warmup_steps, 0))
+            after = self._after(clamp_at_zero(step - warmup_steps))
             initial = float(self.initial_learning_rate)
             if self.mode == "linear":
                 target = self._after(ops.zeros_like(step))

@@ -133,14 +133,29 @@ def test_callbacks_under_mirrored_strategy(strategy):
     assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(record.rates[-1])
 
 
-def test_position_survives_backup_and_restore(tmp_path):
+def _current(variable):
+    return keras.ops.convert_to_numpy(variable).item()
+
+
+@pytest.mark.parametrize(
+    "make_callback",
+    [
+        pytest.param(lambda: CyclicalLR(0.01, 0.1, 5), id="clr", marks=pytest.mark.backends),
+        pytest.param(lambda: WarmupLR(StepDecay(0.08, 6, 0.5), warmup_steps=10), id="warmup"),
+    ],
+)
+def test_position_survives_backup_and_restore(make_callback, tmp_path):
+    # A fit killed mid-epoch (raised from a callback) and resumed in a fresh
+    # "process" with BackupAndRestore ends with the rate and weights of an
+    # uninterrupted run: the position is the optimizer's restored
+    # `iterations`, not a counter that restarts at 0.
     x, y = _data()
     fit = dict(x=x, y=y, batch_size=8, epochs=3, shuffle=False, verbose=0)
     keras.utils.set_random_seed(7)
     reference_model = _model()
     initial = reference_model.get_weights()
     uninterrupted = RecordRates()
-    reference_model.fit(**fit, callbacks=[CyclicalLR(0.01, 0.1, 5), uninterrupted])
+    reference_model.fit(**fit, callbacks=[make_callback(), uninterrupted])
 
     backup = str(tmp_path / "backup")
     model, before = _model(), RecordRates()
@@ -150,7 +165,7 @@ def test_position_survives_backup_and_restore(tmp_path):
             **fit,
             callbacks=[
                 keras.callbacks.BackupAndRestore(backup),
-                CyclicalLR(0.01, 0.1, 5),
+                make_callback(),
                 before,
                 Interrupt(epoch=1, batch=3),
             ],
@@ -162,14 +177,48 @@ def test_position_survives_backup_and_restore(tmp_path):
     restarted, after = _model(), RecordRates()
     restarted.fit(
         **fit,
-        callbacks=[keras.callbacks.BackupAndRestore(backup), CyclicalLR(0.01, 0.1, 5), after],
+        callbacks=[keras.callbacks.BackupAndRestore(backup), make_callback(), after],
     )
-    assert after.rates[0] == pytest.approx(clr_numpy(8.0, 0.01, 0.1, 5))
+    assert after.rates[0] == pytest.approx(uninterrupted.rates[8])
     np.testing.assert_allclose(after.rates, uninterrupted.rates[8:])
+    assert _current(restarted.optimizer.iterations) == _current(reference_model.optimizer.iterations) == 24
+    assert _current(restarted.optimizer.learning_rate) == _current(reference_model.optimizer.learning_rate)
     for got, want in zip(restarted.get_weights(), reference_model.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch",
+    reason="Keras takes steps_per_execution > 1 only on TensorFlow and JAX",
+)
+@pytest.mark.parametrize(
+    "callback_type", [pytest.param(CyclicalLR, marks=pytest.mark.backends), WarmupLR]
+)
+def test_steps_per_execution_sets_the_rate_once_per_execution(callback_type):
+    # Keras calls batch callbacks once per execution of `steps_per_execution`
+    # steps: the rate is the schedule's at the step each execution starts.
+    callback = (
+        CyclicalLR(0.01, 0.1, 5) if callback_type is CyclicalLR else WarmupLR(0.05, 6, 0.005)
+    )
+    x, y = _data()
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)]
+    )
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "mse", steps_per_execution=2)
+    record = RecordRates()
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[callback, record])
+    starts = np.arange(0.0, 16.0, 2.0)
+    expected = [callback.learning_rate_at(int(step)) for step in starts]
+    if callback_type is CyclicalLR:
+        np.testing.assert_allclose(expected, clr_numpy(starts, 0.01, 0.1, 5), rtol=1e-6)
+    else:
+        np.testing.assert_allclose(expected, warmup_numpy(starts, 0.05, 6, 0.005), rtol=1e-6)
+    np.testing.assert_allclose(record.rates, expected, rtol=1e-6)
+    assert _current(model.optimizer.iterations) == 16
+    assert _current(model.optimizer.learning_rate) == pytest.approx(expected[-1], rel=1e-6)
+
+
+@pytest.mark.backends
 @pytest.mark.parametrize(
     "callback",
     [
@@ -197,6 +246,15 @@ def test_lr_finder_config_round_trip():
     assert keras.saving.get_registered_object("keras_tricks>LRFinder") is LRFinder
 
 
+def test_lr_finder_lives_in_schedules_and_stays_importable_from_callbacks():
+    import keras_tricks
+    from keras_tricks.callbacks.lr_finder import LRFinder as from_old_module
+
+    assert keras_tricks.schedules.LRFinder is LRFinder is from_old_module
+    assert keras_tricks.schedules.LRFinderResult is keras_tricks.callbacks.LRFinderResult
+    assert keras.saving.get_registered_name(LRFinder) == "keras_tricks>LRFinder"
+
+
 def test_warmup_name_deserializes_to_the_schedule():
     from keras_tricks.schedules import Warmup
 
@@ -204,6 +262,7 @@ def test_warmup_name_deserializes_to_the_schedule():
     assert keras.saving.get_registered_object("keras_tricks>WarmupLR") is WarmupLR
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("callback", [CyclicalLR(), WarmupLR()], ids=["clr", "warmup"])
 def test_refuses_a_schedule_valued_learning_rate(callback):
     x, y = _data()

@@ -133,7 +133,7 @@ def test_bad_input(kwargs, message):
 
 import itertools  # noqa: E402
 
-from keras_tricks.callbacks.lr_finder import _batches  # noqa: E402
+from keras_tricks.schedules._range_test_data import range_test_batches as _batches  # noqa: E402
 
 
 def _drain(generator, limit=1000):
@@ -256,6 +256,20 @@ def test_multi_input_models_take_dicts_lists_and_datasets():
     assert from_dict.losses[0] == pytest.approx(first_loss, rel=1e-5)
     np.testing.assert_allclose(from_list.losses, from_dict.losses, rtol=1e-6)
     np.testing.assert_allclose(from_dataset.losses, from_dict.losses, rtol=1e-6)
+
+
+@pytest.mark.backends
+def test_a_tf_data_dataset_feeds_the_sweep_on_every_backend():
+    # On JAX, `train_on_batch` refuses TensorFlow tensors: the range test
+    # converts a tf.data batch as `fit` does, and the sweep equals the arrays'.
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 3)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    finder = LRFinder(1e-4, 1e-1, num_steps=4, verbose=0)
+    from_arrays = finder.find(model, x, y, batch_size=16)
+    from_dataset = finder.find(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(16))
+    np.testing.assert_allclose(from_dataset.losses, from_arrays.losses, rtol=1e-6)
 
 
 class _Batches(keras.utils.PyDataset):
