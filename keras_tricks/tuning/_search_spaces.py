@@ -13,7 +13,7 @@ import numbers
 import keras
 
 from keras_tricks import augment, callbacks, layers, optimizers, schedules
-from keras_tricks._checks import check_choice
+from keras_tricks._checks import check_choice, fail
 
 # Learning-rate ranges, log-uniform (Bergstra & Bengio, 2012).
 ADAM_LEARNING_RATE_RANGE = (1e-4, 1e-2)
@@ -62,13 +62,9 @@ def branch(hp, parent_name, parent_value):
         hp.values.update(saved)
 
 
-def _fail(name, value, requirement):
-    raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
-
-
 def _check_name(name):
     if not isinstance(name, str) or not name:
-        _fail("name", name, "must be a non-empty string")
+        fail("name", name, "must be a non-empty string")
     return name
 
 
@@ -83,7 +79,7 @@ def _check_bounds(name, bounds):
         or not all(math.isfinite(v) and v > 0 for v in bounds)
         or not bounds[0] < bounds[1]
     ):
-        _fail(name, bounds, "must be a pair `(low, high)` of finite floats with 0 < low < high")
+        fail(name, bounds, "must be a pair `(low, high)` of finite floats with 0 < low < high")
     return float(bounds[0]), float(bounds[1])
 
 
@@ -94,9 +90,9 @@ def _inside(value, low, high):
 
 def _check_choices(name, choices, allowed=None):
     if isinstance(choices, str) or not isinstance(choices, (tuple, list)) or not choices:
-        _fail(name, choices, "must be a non-empty list")
+        fail(name, choices, "must be a non-empty list")
     if len(set(choices)) != len(choices):
-        _fail(name, choices, "must not repeat a value")
+        fail(name, choices, "must not repeat a value")
     if allowed is not None:
         for choice in choices:
             check_choice(name, choice, allowed)
@@ -155,7 +151,7 @@ def optimizer(hp, choices=None, learning_rate_range=None, name="optimizer"):
     )
     for choice in choices:
         if not isinstance(choice, str):
-            _fail("choices", choices, "must hold optimizer names (strings)")
+            fail("choices", choices, "must hold optimizer names (strings)")
     _check_optimizer_names(tuple(choices))
     if learning_rate_range is not None:
         learning_rate_range = _check_bounds("learning_rate_range", learning_rate_range)
@@ -246,9 +242,9 @@ def group_counts(channels, min_groups=8, max_groups=32):
     for arg, value in (("channels", channels), ("min_groups", min_groups),
                        ("max_groups", max_groups)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            _fail(arg, value, "must be an int > 0")
+            fail(arg, value, "must be an int > 0")
     if max_groups < min_groups:
-        _fail("max_groups", max_groups, f"must be >= min_groups={min_groups!r}")
+        fail("max_groups", max_groups, f"must be >= min_groups={min_groups!r}")
     divisors = [g for g in range(1, channels + 1) if channels % g == 0]
     inside = [g for g in divisors if min_groups <= g <= max_groups]
     return inside or [max(g for g in divisors if g <= max_groups)]
@@ -379,11 +375,11 @@ def _rate(hp, name, min_value, max_value, default):
                        ("default", default)):
         if (isinstance(value, bool) or not isinstance(value, numbers.Real)
                 or not 0.0 <= value < 1.0):
-            _fail(arg, value, "must be a float in [0, 1)")
+            fail(arg, value, "must be a float in [0, 1)")
     if not min_value < max_value:
-        _fail("max_value", max_value, f"must be > min_value={min_value!r}")
+        fail("max_value", max_value, f"must be > min_value={min_value!r}")
     if not min_value <= default <= max_value:
-        _fail("default", default, f"must be in [{min_value!r}, {max_value!r}]")
+        fail("default", default, f"must be in [{min_value!r}, {max_value!r}]")
     return hp.Float(name, min_value, max_value, step=0.1, default=default)
 
 
@@ -453,7 +449,7 @@ def augmentation(
 def _check_steps(steps_per_epoch):
     if (isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, numbers.Integral)
             or steps_per_epoch < 1):
-        _fail("steps_per_epoch", steps_per_epoch, "must be an int > 0")
+        fail("steps_per_epoch", steps_per_epoch, "must be an int > 0")
     return int(steps_per_epoch)
 
 
@@ -481,7 +477,7 @@ def warmup(hp, learning_rate, steps_per_epoch, name="warmup_epochs", max_epochs=
     _check_name(name)
     steps = _check_steps(steps_per_epoch)
     if isinstance(max_epochs, bool) or not isinstance(max_epochs, numbers.Integral) or max_epochs < 1:
-        _fail("max_epochs", max_epochs, "must be an int > 0")
+        fail("max_epochs", max_epochs, "must be an int > 0")
     epochs = hp.Int(name, 0, max_epochs, default=min(5, max_epochs))
     if not epochs:  # 0, or None: inactive under a conditional scope
         return None
@@ -571,7 +567,7 @@ def batch_size_and_learning_rate(
     for choice in choices:
         if (isinstance(choice, bool) or not isinstance(choice, numbers.Integral)
                 or choice < 1 or choice & (choice - 1)):
-            _fail("choices", choices, "must hold powers of two")
+            fail("choices", choices, "must hold powers of two")
     default = 32 if 32 in choices else choices[0]
     batch_size = hp.Choice(name, [int(c) for c in choices], default=default)
     return batch_size, schedules.scale_learning_rate(
