@@ -50,7 +50,10 @@ def variants():
     ours = keras_tricks.optimizers
     return {
         ANCHOR: (_keras_norm, adam),
-        "GroupNormalization": (lambda: keras_tricks.layers.GroupNormalization(groups=4), adam),
+        "GroupNormalization": (
+            lambda: keras_tricks.layers.GroupNormalization(groups=4),
+            adam,
+        ),
         "InstanceNormalization vs groups=-1": (
             keras_tricks.layers.InstanceNormalization,
             adam,
@@ -69,7 +72,7 @@ def _instance_anchor():
 
 
 def build_model(make_norm, make_optimizer, input_shape, classes=10):
-    """Conv(16) -> norm -> ReLU -> Conv(32, stride 2) -> norm -> ReLU -> pool -> Dense."""
+    """Conv(16), norm, ReLU, Conv(32, stride 2), norm, ReLU, pool, Dense."""
     keras.utils.set_random_seed(0)
     inputs = keras.Input(input_shape)
     x = keras.layers.Conv2D(16, 3, padding="same")(inputs)
@@ -105,7 +108,9 @@ def time_models(models, x, y, batch_size, rounds):
 
 def ratio_to_anchor(times, name, anchor):
     """Median over the rounds of ``times[name][r] / times[anchor][r]``."""
-    return statistics.median(t / a for t, a in zip(times[name], times[anchor], strict=True))
+    return statistics.median(
+        t / a for t, a in zip(times[name], times[anchor], strict=True)
+    )
 
 
 def profile_epoch(model, x, y, batch_size, top):
@@ -137,19 +142,29 @@ def main(argv=None):
     x = rng.standard_normal((args.samples, *shape)).astype("float32")
     y = rng.integers(0, 10, size=(args.samples,))
     table = variants()
-    models = {name: build_model(norm, opt, shape) for name, (norm, opt) in table.items()}
+    models = {
+        name: build_model(norm, opt, shape) for name, (norm, opt) in table.items()
+    }
     instance_anchor = "Keras GroupNormalization(groups=-1)"
-    models[instance_anchor] = build_model(_instance_anchor, keras.optimizers.Adam, shape)
+    models[instance_anchor] = build_model(
+        _instance_anchor, keras.optimizers.Adam, shape
+    )
     times = time_models(models, x, y, args.batch_size, args.rounds)
 
     steps = -(-args.samples // args.batch_size)
-    print(f"backend {keras.backend.backend()}, keras {keras.__version__}, "
-          f"{steps} steps of {args.batch_size} per epoch, {args.rounds} rounds, "
-          f"load {os.getloadavg()[0]:.2f}")
+    print(
+        f"backend {keras.backend.backend()}, keras {keras.__version__}, "
+        f"{steps} steps of {args.batch_size} per epoch, {args.rounds} rounds, "
+        f"load {os.getloadavg()[0]:.2f}"
+    )
     print(f"{'model':40s} {'epoch ms':>9s} {'ours / Keras':>13s}")
     for name in models:
         anchor = instance_anchor if name.startswith("InstanceNormalization") else ANCHOR
-        ratio = "" if name in (ANCHOR, instance_anchor) else f"{ratio_to_anchor(times, name, anchor):.2f}"
+        ratio = (
+            ""
+            if name in (ANCHOR, instance_anchor)
+            else f"{ratio_to_anchor(times, name, anchor):.2f}"
+        )
         print(f"{name:40s} {1000 * statistics.median(times[name]):9.1f} {ratio:>13s}")
 
     if args.profile:

@@ -100,7 +100,10 @@ _RUNNER = textwrap.dedent(
 
 
 def test_python_blocks_are_found(tmp_path):
-    text = "a\n```python\nx = 1\n```\n```bash\nls\n```\n```\nplain\n```\n```python\ny = x\n```\n"
+    text = (
+        "a\n```python\nx = 1\n```\n```bash\nls\n```\n```\nplain\n```\n"
+        "```python\ny = x\n```\n"
+    )
     path = tmp_path / "sample.md"
     path.write_text(text)
     assert python_blocks(path) == [(2, "x = 1\n"), (11, "y = x\n")]
@@ -119,8 +122,12 @@ def _start_runner(work, data_dir, log):
     env["TFDS_DATA_DIR"] = str(data_dir)  # what `load()` writes stays out of ~
     return subprocess.Popen(
         [sys.executable, str(work / "runner.py")],
-        cwd=work, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=log, text=True,
+        cwd=work,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
     )
 
 
@@ -137,7 +144,9 @@ def _serve(jobs, work, data_dir, results):
             runner = runner or _start_runner(work, data_dir, log)
             guard = threading.Timer(HANG_GUARD_S, runner.kill)  # a hang, not a timing
             guard.start()
-            runner.stdin.write(json.dumps({"name": name, "blocks": blocks, "cwd": str(cwd)}) + "\n")
+            runner.stdin.write(
+                json.dumps({"name": name, "blocks": blocks, "cwd": str(cwd)}) + "\n"
+            )
             runner.stdin.flush()
             answer = runner.stdout.readline()
             guard.cancel()
@@ -192,11 +201,18 @@ def test_a_failing_block_is_named_by_file_and_line(tmp_path):
         "```python\nassert value == 2\n```\n"
     )
     # Names and files of one file are not seen by another, even in the same process.
-    second.write_text("```python\nimport os\nassert not os.path.exists('out.txt')\nvalue\n```\n")
-    third.write_text("```python\nimport keras\nkeras.config.set_floatx('float16')\n```\n")
-    results = run_doc_files([first, second, third], tmp_path / "run", tmp_path / "data",
-                            processes=1)
-    assert results["first.md"]["failed_at"] == "first.md:6"  # its second block, same namespace
+    second.write_text(
+        "```python\nimport os\nassert not os.path.exists('out.txt')\nvalue\n```\n"
+    )
+    third.write_text(
+        "```python\nimport keras\nkeras.config.set_floatx('float16')\n```\n"
+    )
+    results = run_doc_files(
+        [first, second, third], tmp_path / "run", tmp_path / "data", processes=1
+    )
+    assert (
+        results["first.md"]["failed_at"] == "first.md:6"
+    )  # its second block, same namespace
     assert "AssertionError" in results["first.md"]["error"]
     assert results["second.md"]["failed_at"] == "second.md:1"
     assert "NameError: name 'value'" in results["second.md"]["error"]
@@ -213,7 +229,9 @@ def test_keras_settings_are_reset_between_files(tmp_path):
         "```python\nimport keras\nassert keras.config.floatx() == 'float32'\n"
         "assert keras.mixed_precision.global_policy().name == 'float32'\n```\n"
     )
-    results = run_doc_files([setter, reader], tmp_path / "run", tmp_path / "data", processes=1)
+    results = run_doc_files(
+        [setter, reader], tmp_path / "run", tmp_path / "data", processes=1
+    )
     assert results == {
         "setter.md": {"failed_at": None, "error": ""},
         "reader.md": {"failed_at": None, "error": ""},
@@ -257,7 +275,15 @@ def test_mkdocs_build_strict(tmp_path):
     env.setdefault("KERAS_BACKEND", "tensorflow")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--site-dir",
+            str(tmp_path / "site"),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -37,7 +37,9 @@ def data_dir(tmp_path_factory):
 
 
 def _examples_data():
-    spec = importlib.util.spec_from_file_location("_data", os.path.join(ROOT, "examples", "_data.py"))
+    spec = importlib.util.spec_from_file_location(
+        "_data", os.path.join(ROOT, "examples", "_data.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -64,12 +66,22 @@ def test_digits_arrays_are_floats_in_0_1(data_dir):
 
 def test_another_tfds_name_is_resized_to_the_script_size(tmp_path):
     module = _examples_data()
-    with tfds.testing.mock_data(num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE):
+    with tfds.testing.mock_data(
+        num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE
+    ):
         x_train, _, _, _, data = module.load_arrays(
             _args(module, "--dataset", "mnist", "--data-dir", str(tmp_path))
         )
         same, _, _, _, _ = module.load_arrays(
-            _args(module, "--dataset", "mnist", "--data-dir", str(tmp_path), "--image-size", "28")
+            _args(
+                module,
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                str(tmp_path),
+                "--image-size",
+                "28",
+            )
         )
     assert data.input_shape == (28, 28, 1)
     assert x_train.shape == (6, 8, 8, 1) and same.shape == (6, 28, 28, 1)
@@ -79,8 +91,12 @@ def test_another_tfds_name_is_resized_to_the_script_size(tmp_path):
 
 def test_an_unknown_dataset_is_a_one_line_exit(tmp_path):
     module = _examples_data()
-    with pytest.raises(SystemExit, match=r"^error: .*Received: name='no_such_dataset'$"):
-        module.load_arrays(_args(module, "--dataset", "no_such_dataset", "--data-dir", str(tmp_path)))
+    with pytest.raises(
+        SystemExit, match=r"^error: .*Received: name='no_such_dataset'$"
+    ):
+        module.load_arrays(
+            _args(module, "--dataset", "no_such_dataset", "--data-dir", str(tmp_path))
+        )
     with pytest.raises(SystemExit, match=r"--image-size must be >= 1\. Received: 0"):
         module.load_arrays(_args(module, "--image-size", "0"))
 
@@ -112,11 +128,11 @@ _RUNNER = textwrap.dedent(
             try:
                 runpy.run_path(path, run_name="__main__")
             except SystemExit as exit:
-                code = exit.code if isinstance(exit.code, int) else (exit.code is not None)
+                code = exit.code or 0  # a message (str) is a failure too
             except BaseException:
                 traceback.print_exc()
                 code = 1
-        results[script] = {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+        results[script] = dict(code=code, stdout=out.getvalue(), stderr=err.getvalue())
     answers.write("RESULTS" + json.dumps(results) + "\\n")
     """
 )
@@ -135,12 +151,18 @@ def example_runs(data_dir, tmp_path_factory):
         ["diagnostics.py", "--data-dir", data_dir],
     ]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
     env.setdefault("KERAS_BACKEND", "tensorflow")
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     done = subprocess.run(
         [sys.executable, "-c", _RUNNER, ROOT, json.dumps(runs)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
     )
     assert "RESULTS" in done.stdout, f"the runner failed:\n{done.stderr[-4000:]}"
     results = json.loads(done.stdout.split("RESULTS", 1)[1])
@@ -172,8 +194,15 @@ def test_quickstart(example_runs):
 def test_optimizers(example_runs):
     png = example_runs["outputs"] / "optimizers.png"
     out, _ = _run(example_runs, "optimizers.py")
-    rows = re.findall(r"^(\S+)\s+train loss (\S+) -> (\S+)\s+test accuracy (\S+)$", out, re.M)
-    assert [row[0] for row in rows] == ["Adam", "SGD+momentum", "AdaBelief", "RAdamInject"]
+    rows = re.findall(
+        r"^(\S+)\s+train loss (\S+) -> (\S+)\s+test accuracy (\S+)$", out, re.M
+    )
+    assert [row[0] for row in rows] == [
+        "Adam",
+        "SGD+momentum",
+        "AdaBelief",
+        "RAdamInject",
+    ]
     for name, first, last, accuracy in rows:
         first, last, accuracy = float(first), float(last), float(accuracy)
         assert math.isfinite(first) and last < first, name
@@ -194,7 +223,9 @@ def test_cyclical_lr(example_runs):
 
 def test_pruning(example_runs):
     out, err = _run(example_runs, "pruning.py")
-    assert re.search(r"80% weight-pruned, stripped \| ([0-9.]+) .*\| 80\.0% zeros", out), out
+    assert re.search(
+        r"80% weight-pruned, stripped \| ([0-9.]+) .*\| 80\.0% zeros", out
+    ), out
     assert _number(r"80% weight-pruned, stripped \| ([0-9.]+)", out) > 0.5
     assert _number(r"max \|diff\| ([0-9.e+-]+)", out) < 1e-4  # shrink keeps the outputs
     assert _number(r"gzip size, pruned / dense: ([0-9.]+)", out) < 0.6
