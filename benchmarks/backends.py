@@ -135,6 +135,9 @@ def main(argv=None):
     parser.add_argument("--image-size", type=int, default=16)
     parser.add_argument("--profile", default=None, help="a variant's name to profile")
     parser.add_argument("--top", type=int, default=25, help="rows of the profile")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated variant names (with the anchor)"
+    )
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -142,13 +145,17 @@ def main(argv=None):
     x = rng.standard_normal((args.samples, *shape)).astype("float32")
     y = rng.integers(0, 10, size=(args.samples,))
     table = variants()
+    if args.only:
+        names = [ANCHOR, *args.only.split(",")]
+        table = {name: table[name] for name in names}
     models = {
         name: build_model(norm, opt, shape) for name, (norm, opt) in table.items()
     }
     instance_anchor = "Keras GroupNormalization(groups=-1)"
-    models[instance_anchor] = build_model(
-        _instance_anchor, keras.optimizers.Adam, shape
-    )
+    if "InstanceNormalization vs groups=-1" in table:
+        models[instance_anchor] = build_model(
+            _instance_anchor, keras.optimizers.Adam, shape
+        )
     times = time_models(models, x, y, args.batch_size, args.rounds)
 
     steps = -(-args.samples // args.batch_size)
