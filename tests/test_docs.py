@@ -194,48 +194,40 @@ def run_doc_files(paths, work, data_dir, processes=2):
     return results
 
 
-def test_a_failing_block_is_named_by_file_and_line(tmp_path):
-    first, second, third = (tmp_path / f"{n}.md" for n in ("first", "second", "third"))
-    first.write_text(
-        "```python\nvalue = 1\nopen('out.txt', 'w').close()\n```\n\n"
-        "```python\nassert value == 2\n```\n"
-    )
-    # Names and files of one file are not seen by another, even in the same process.
-    second.write_text(
-        "```python\nimport os\nassert not os.path.exists('out.txt')\nvalue\n```\n"
-    )
-    third.write_text(
-        "```python\nimport keras\nkeras.config.set_floatx('float16')\n```\n"
-    )
-    results = run_doc_files(
-        [first, second, third], tmp_path / "run", tmp_path / "data", processes=1
-    )
-    assert (
-        results["first.md"]["failed_at"] == "first.md:6"
-    )  # its second block, same namespace
-    assert "AssertionError" in results["first.md"]["error"]
-    assert results["second.md"]["failed_at"] == "second.md:1"
-    assert "NameError: name 'value'" in results["second.md"]["error"]
-    assert results["third.md"]["failed_at"] is None
-
-
-def test_keras_settings_are_reset_between_files(tmp_path):
-    setter, reader = tmp_path / "setter.md", tmp_path / "reader.md"
-    setter.write_text(
-        "```python\nimport keras\nkeras.config.set_floatx('float16')\n"
-        "keras.mixed_precision.set_global_policy('mixed_float16')\n```\n"
-    )
-    reader.write_text(
-        "```python\nimport keras\nassert keras.config.floatx() == 'float32'\n"
-        "assert keras.mixed_precision.global_policy().name == 'float32'\n```\n"
-    )
-    results = run_doc_files(
-        [setter, reader], tmp_path / "run", tmp_path / "data", processes=1
-    )
-    assert results == {
-        "setter.md": {"failed_at": None, "error": ""},
-        "reader.md": {"failed_at": None, "error": ""},
+@pytest.fixture(scope="module")
+def sample_runs(tmp_path_factory):
+    """Four small pages through one process, so that they share it."""
+    base = tmp_path_factory.mktemp("sample_pages")
+    pages = {
+        "first": "```python\nvalue = 1\nopen('out.txt', 'w').close()\n```\n\n"
+        "```python\nassert value == 2\n```\n",
+        # Names and files of one page are not seen by another.
+        "second": "```python\nimport os\nassert not os.path.exists('out.txt')\n"
+        "value\n```\n",
+        "setter": "```python\nimport keras\nkeras.config.set_floatx('float16')\n"
+        "keras.mixed_precision.set_global_policy('mixed_float16')\n```\n",
+        "reader": "```python\nimport keras\nassert keras.config.floatx() == 'float32'\n"
+        "assert keras.mixed_precision.global_policy().name == 'float32'\n```\n",
     }
+    paths = []
+    for name, text in pages.items():
+        paths.append(base / f"{name}.md")
+        paths[-1].write_text(text)
+    return run_doc_files(paths, base / "run", base / "data", processes=1)
+
+
+def test_a_failing_block_is_named_by_file_and_line(sample_runs):
+    first = sample_runs["first.md"]
+    assert first["failed_at"] == "first.md:6"  # its second block, same namespace
+    assert "AssertionError" in first["error"]
+    second = sample_runs["second.md"]
+    assert second["failed_at"] == "second.md:1"
+    assert "NameError: name 'value'" in second["error"]
+
+
+def test_keras_settings_are_reset_between_files(sample_runs):
+    assert sample_runs["setter.md"] == {"failed_at": None, "error": ""}
+    assert sample_runs["reader.md"] == {"failed_at": None, "error": ""}
 
 
 @pytest.fixture(scope="module")
