@@ -77,14 +77,19 @@ def _bounded(kind, minimum=None, maximum=None, below=None):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"must be {'an integer' if kind is int else 'a number'}. Received: {text!r}"
+                f"must be {'an integer' if kind is int else 'a number'}. "
+                f"Received: {text!r}"
             ) from None
         if value != value or value in (float("inf"), float("-inf")):
             raise argparse.ArgumentTypeError(f"must be finite. Received: {text!r}")
         if minimum is not None and value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}. Received: {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be >= {minimum}. Received: {text!r}"
+            )
         if maximum is not None and value > maximum:
-            raise argparse.ArgumentTypeError(f"must be <= {maximum}. Received: {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be <= {maximum}. Received: {text!r}"
+            )
         if below is not None and value >= below:
             raise argparse.ArgumentTypeError(f"must be < {below}. Received: {text!r}")
         return value
@@ -119,7 +124,8 @@ def build_parser():
         "--data-dir",
         default=None,
         metavar="DIR",
-        help="where TFDS keeps datasets (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).",
+        help="where TFDS keeps datasets "
+        "(default: $TFDS_DATA_DIR or ~/tensorflow_datasets).",
     )
     data.add_argument(
         "--image-size",
@@ -165,8 +171,9 @@ def build_parser():
         type=_positive_float,
         default=None,
         metavar="LR",
-        help="skip the range test's suggestion: the constant rate (--schedule constant) "
-        "or the cycle's upper bound, the lower one a tenth of it (--schedule cyclical). "
+        help="skip the range test's suggestion: the constant rate "
+        "(--schedule constant) or the cycle's upper bound, the lower one a tenth "
+        "of it (--schedule cyclical). "
         "The range test still runs and is reported.",
     )
     train.add_argument(
@@ -196,7 +203,8 @@ def build_parser():
         "--augment",
         default="light",
         choices=AUGMENTATIONS,
-        help="keras_tricks.augment strength: RandomAffine (rotation, zoom, translation; "
+        help="keras_tricks.augment strength: RandomAffine "
+        "(rotation, zoom, translation; "
         "horizontal flips for colour images) and RandomPhotometric (brightness, "
         "contrast) (default: light).",
     )
@@ -259,14 +267,18 @@ def build_parser():
 
     run = parser.add_argument_group("run")
     run.add_argument(
-        "--seed", type=_bounded(int, minimum=0), default=0, help="random seed (default: 0)."
+        "--seed",
+        type=_bounded(int, minimum=0),
+        default=0,
+        help="random seed (default: 0).",
     )
     run.add_argument(
         "--quick",
         action="store_true",
         help=f"a short run for CI and a first try: at most {QUICK['max_train']} "
         f"training and {QUICK['max_test']} test images, batches of at most "
-        f"{QUICK['batch_size']}, {QUICK['epochs']} epochs, {QUICK['prune_epochs']} pruning "
+        f"{QUICK['batch_size']}, {QUICK['epochs']} epochs, "
+        f"{QUICK['prune_epochs']} pruning "
         f"epoch, {QUICK['range_test_steps']} range-test steps, "
         f"{QUICK['tune_epochs']} epoch per tuner trial.",
     )
@@ -274,7 +286,8 @@ def build_parser():
         "--verbose",
         type=_bounded(int, minimum=0, maximum=2),
         default=1,
-        help="Keras verbosity: 0 silent, 1 progress bars, 2 a line per epoch (default: 1).",
+        help="Keras verbosity: 0 silent, 1 progress bars, 2 a line per epoch "
+        "(default: 1).",
     )
     return parser
 

@@ -89,7 +89,9 @@ def load(args):
 
     # One worker: sharding by file or data is pointless and only warns.
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF
+    )
 
     def examples(dataset, shuffle):
         dataset = dataset.map(to_float, num_parallel_calls=autotune)

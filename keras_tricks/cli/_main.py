@@ -79,7 +79,9 @@ def run(args):
     try:
         os.makedirs(args.output, exist_ok=True)
     except OSError as error:
-        raise CommandError(f"cannot create the output folder {args.output!r}: {error.strerror}") from None
+        raise CommandError(
+            f"cannot create the output folder {args.output!r}: {error.strerror}"
+        ) from None
 
     import keras
 
@@ -107,9 +109,13 @@ def run(args):
         "replicas": int(strategy.num_replicas_in_sync),
         "devices": list(strategy.extended.worker_devices),
     }
-    _say(args, f"data: {splits.name} {splits.input_shape}, {splits.num_classes} classes, "
-         f"{splits.num_train} train / {splits.num_validation} validation / {splits.num_test} test; "
-         f"{summary['replicas']} replica(s)")
+    _say(
+        args,
+        f"data: {splits.name} {splits.input_shape}, {splits.num_classes} classes, "
+        f"{splits.num_train} train / {splits.num_validation} validation / "
+        f"{splits.num_test} test; "
+        f"{summary['replicas']} replica(s)",
+    )
 
     summary["diagnostics"] = None
     if args.diagnose:
@@ -121,16 +127,25 @@ def run(args):
     _say(args, "2. learning-rate range test")
     with strategy.scope():
         model = _model.build(
-            splits.input_shape, splits.num_classes, args.normalization, args.augment,
-            args.dropout, args.seed,
+            splits.input_shape,
+            splits.num_classes,
+            args.normalization,
+            args.augment,
+            args.dropout,
+            args.seed,
         )
         _model.compile_model(model, args.optimizer, 1e-3)
     result, summary["lr_range_test"] = _recipe.range_test(model, splits, args)
-    _report.save_figure(result.plot(), os.path.join(args.output, _report.PLOTS["lr_range_test"]))
+    _report.save_figure(
+        result.plot(), os.path.join(args.output, _report.PLOTS["lr_range_test"])
+    )
     rate, bounds, source = _recipe.chosen_rates(summary["lr_range_test"], args)
     clock.lap("lr_range_test")
 
-    _say(args, f"3. training: {args.schedule} rate, bounds {bounds[0]:.3g} to {bounds[1]:.3g}")
+    _say(
+        args,
+        f"3. training: {args.schedule} rate, bounds {bounds[0]:.3g} to {bounds[1]:.3g}",
+    )
     recorder, training = _recipe.train(model, splits, args, rate, bounds)
     training.update(
         schedule=args.schedule,
@@ -141,7 +156,11 @@ def run(args):
         learning_rate_per_step=recorder.learning_rate,
     )
     summary["training"] = training
-    _report.plot_training(recorder, training["history"], os.path.join(args.output, _report.PLOTS["training"]))
+    _report.plot_training(
+        recorder,
+        training["history"],
+        os.path.join(args.output, _report.PLOTS["training"]),
+    )
     clock.lap("training")
 
     summary["tuning"] = None
@@ -156,7 +175,9 @@ def run(args):
                 f"--tune needs Keras Tuner and keras_tricks.tuning "
                 f"(pip install 'keras_tricks[tuner]'): {_one_line(error)}"
             ) from None
-        summary["tuning"] = _recipe.tune(splits, args, strategy, os.path.join(args.output, "tuner"))
+        summary["tuning"] = _recipe.tune(
+            splits, args, strategy, os.path.join(args.output, "tuner")
+        )
         clock.lap("tuning")
 
     summary["pruning"] = None
@@ -168,16 +189,28 @@ def run(args):
             model, splits, args, strategy, fine_tune_rate, args.output
         )
         summary["pruning"]["sparsity_per_step"] = prune_recorder.sparsity
-        _report.plot_sparsity(prune_recorder, args.sparsity, os.path.join(args.output, _report.PLOTS["sparsity"]))
+        _report.plot_sparsity(
+            prune_recorder,
+            args.sparsity,
+            os.path.join(args.output, _report.PLOTS["sparsity"]),
+        )
     else:
         model.save(os.path.join(args.output, "model.keras"))
-        _report.plot_sparsity(_recipe.Recorder(), 0.0, os.path.join(args.output, _report.PLOTS["sparsity"]))
+        _report.plot_sparsity(
+            _recipe.Recorder(),
+            0.0,
+            os.path.join(args.output, _report.PLOTS["sparsity"]),
+        )
     clock.lap("pruning")
 
     matrix = _recipe.confusion_matrix(final, splits.test, splits.num_classes)
     summary["confusion_matrix"] = matrix.tolist()
     summary["class_names"] = splits.class_names
-    _report.plot_confusion(matrix, splits.class_names, os.path.join(args.output, _report.PLOTS["confusion_matrix"]))
+    _report.plot_confusion(
+        matrix,
+        splits.class_names,
+        os.path.join(args.output, _report.PLOTS["confusion_matrix"]),
+    )
     clock.lap("report")
     clock.seconds["total"] = round(sum(clock.seconds.values()), 3)
     summary["seconds"] = clock.seconds

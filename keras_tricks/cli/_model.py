@@ -8,8 +8,20 @@ from keras_tricks import augment, layers, optimizers
 
 # Augmentation strengths: RandomAffine and RandomPhotometric arguments.
 _AUGMENT = {
-    "light": {"rotation": 10.0, "zoom": 0.1, "translation": 0.1, "brightness": 0.1, "contrast": 0.1},
-    "strong": {"rotation": 20.0, "zoom": 0.2, "translation": 0.15, "brightness": 0.2, "contrast": 0.3},
+    "light": {
+        "rotation": 10.0,
+        "zoom": 0.1,
+        "translation": 0.1,
+        "brightness": 0.1,
+        "contrast": 0.1,
+    },
+    "strong": {
+        "rotation": 20.0,
+        "zoom": 0.2,
+        "translation": 0.15,
+        "brightness": 0.2,
+        "contrast": 0.3,
+    },
 }
 _MAX_GROUPS = 8
 
@@ -34,7 +46,11 @@ def normalization(kind, channels, name):
 
 def _conv_block(x, filters, kind, name):
     x = keras.layers.Conv2D(
-        filters, 3, padding="same", use_bias=kind == "none", kernel_initializer="he_normal",
+        filters,
+        3,
+        padding="same",
+        use_bias=kind == "none",
+        kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
     norm = normalization(kind, filters, f"{name}_norm")
@@ -69,7 +85,9 @@ def augmentation(strength, channels, seed):
     ]
 
 
-def build(input_shape, num_classes, normalization_kind, augment_strength, dropout, seed):
+def build(
+    input_shape, num_classes, normalization_kind, augment_strength, dropout, seed
+):
     """A Functional CNN: augmentation, rescaling, conv stages, softmax.
 
     One stage (two 3x3 convolutions, each followed by the normalization and
@@ -94,7 +112,9 @@ def build(input_shape, num_classes, normalization_kind, augment_strength, dropou
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(
+        x
+    )
     return keras.Model(inputs, outputs, name="keras_tricks_cnn")
 
 

@@ -29,7 +29,9 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        self.learning_rate.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        self.learning_rate.append(
+            float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        )
         if "loss" in logs:
             self.loss.append(float(logs["loss"]))
         if "pruning/sparsity" in logs:
@@ -48,13 +50,20 @@ def diagnose(splits, args, strategy):
     """Step 1: the sanity checks, on an untrained copy without augmentation."""
     with strategy.scope():
         model = _model.build(
-            splits.input_shape, splits.num_classes, args.normalization, "none",
-            args.dropout, args.seed,
+            splits.input_shape,
+            splits.num_classes,
+            args.normalization,
+            "none",
+            args.dropout,
+            args.seed,
         )
         _model.compile_model(model, args.optimizer, _DIAGNOSE_LEARNING_RATE)
     batch_size = min(args.batch_size, 32, splits.num_train)
     report = diagnostics.diagnose(
-        model, splits.train, batch_size=batch_size, steps=args.diagnose_steps,
+        model,
+        splits.train,
+        batch_size=batch_size,
+        steps=args.diagnose_steps,
         baseline=not args.quick,
     )
     return report, {
@@ -86,8 +95,12 @@ def range_test(model, splits, args):
     """Step 2: the LR range test on the (compiled, untrained) model."""
     low, high = _model.range_test_bounds(args.optimizer)
     finder = callbacks.LRFinder(
-        low, high, num_steps=args.range_test_steps, smoothing=args.range_test_smoothing,
-        verbose=min(args.verbose, 1), seed=args.seed,
+        low,
+        high,
+        num_steps=args.range_test_steps,
+        smoothing=args.range_test_smoothing,
+        verbose=min(args.verbose, 1),
+        seed=args.seed,
     )
     result = finder.find(model, splits.train)
     suggested, bounds = result.suggested_learning_rate, tuple(result.clr_bounds)
@@ -112,13 +125,24 @@ def chosen_rates(result_numbers, args):
     suggested = result_numbers["suggested_learning_rate"]
     low, high = result_numbers["clr_bounds"]
     if args.learning_rate is not None:
-        return args.learning_rate, (args.learning_rate / 10.0, args.learning_rate), "--learning-rate"
-    start, end = result_numbers["min_learning_rate"], result_numbers["max_learning_rate"]
+        return (
+            args.learning_rate,
+            (args.learning_rate / 10.0, args.learning_rate),
+            "--learning-rate",
+        )
+    start, end = (
+        result_numbers["min_learning_rate"],
+        result_numbers["max_learning_rate"],
+    )
     first_tenth = start * (end / start) ** 0.1
     usable = all(_finite(v) and v > 0 for v in (suggested, low, high))
     if not usable or high <= first_tenth:
         rate = _model.fallback_learning_rate(args.optimizer)
-        return rate, (rate / _MAX_CYCLE_RATIO, rate), "fallback (the range test's loss did not fall)"
+        return (
+            rate,
+            (rate / _MAX_CYCLE_RATIO, rate),
+            "fallback (the range test's loss did not fall)",
+        )
     # Smith's base is 1/3 to 1/4 of the maximum; a noisy curve can put the
     # start of the fall decades lower, where the cycle would waste its time.
     low = min(max(low, high / _MAX_CYCLE_RATIO), high / 2.0)
@@ -134,10 +158,14 @@ def learning_rate_callback(args, rate, bounds, steps):
     total = args.epochs * steps
     warmup_steps = min(int(round(args.warmup_epochs * steps)), total // 2)
     if args.schedule == "cyclical":
-        half_cycle = max(1, min(_HALF_CYCLE_EPOCHS * steps, (total - warmup_steps) // 2))
+        half_cycle = max(
+            1, min(_HALF_CYCLE_EPOCHS * steps, (total - warmup_steps) // 2)
+        )
         if warmup_steps == 0:
             return callbacks.CyclicalLR(bounds[0], bounds[1], step_size=half_cycle)
-        after = schedules.CyclicalLearningRate(bounds[0], bounds[1], step_size=half_cycle)
+        after = schedules.CyclicalLearningRate(
+            bounds[0], bounds[1], step_size=half_cycle
+        )
         return callbacks.WarmupLR(after, warmup_steps=warmup_steps)
     return callbacks.WarmupLR(rate, warmup_steps=warmup_steps)
 
@@ -154,7 +182,11 @@ def train(model, splits, args, rate, bounds):
         validation_data=splits.validation,
         epochs=args.epochs,
         shuffle=False,  # the pipeline shuffles
-        callbacks=[learning_rate_callback(args, rate, bounds, steps), stopping, recorder],
+        callbacks=[
+            learning_rate_callback(args, rate, bounds, steps),
+            stopping,
+            recorder,
+        ],
         verbose=args.verbose,
     )
     test_loss, test_accuracy = model.evaluate(splits.test, verbose=0)
@@ -165,7 +197,9 @@ def train(model, splits, args, rate, bounds):
         "steps_per_epoch": steps,
         "stopped_early": epochs_run < args.epochs,
         "best_epoch": best + 1,
-        "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+        "history": {
+            k: [float(v) for v in values] for k, values in history.history.items()
+        },
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
     }
@@ -177,7 +211,9 @@ def tune(splits, args, strategy, directory):
 
     from keras_tricks import tuning
 
-    hypermodel = tuning.ImageClassifierHyperModel(splits.input_shape, splits.num_classes)
+    hypermodel = tuning.ImageClassifierHyperModel(
+        splits.input_shape, splits.num_classes
+    )
     tuner = keras_tuner.RandomSearch(
         hypermodel,
         objective="val_accuracy",
@@ -202,7 +238,9 @@ def tune(splits, args, strategy, directory):
         "failed_trials": len(failed),
         "epochs_per_trial": args.tune_epochs,
         "best_val_accuracy": _number(trials[0].score) if trials else None,
-        "best_hyperparameters": {k: _plain(v) for k, v in trials[0].hyperparameters.values.items()}
+        "best_hyperparameters": {
+            k: _plain(v) for k, v in trials[0].hyperparameters.values.items()
+        }
         if trials
         else {},
         "scores": [_number(t.score) for t in trials],
@@ -210,7 +248,11 @@ def tune(splits, args, strategy, directory):
 
 
 def _plain(value):
-    return value if isinstance(value, str | bool | int | float) or value is None else str(value)
+    return (
+        value
+        if isinstance(value, str | bool | int | float) or value is None
+        else str(value)
+    )
 
 
 def _gzip_size(path):
@@ -237,8 +279,11 @@ def prune(model, splits, args, strategy, rate, output):
     frequency = max(1, total // _PRUNE_UPDATES)
     end_step = frequency * max(1, int(total * _PRUNE_RAMP_FRACTION) // frequency)
     schedule = pruning.PolynomialDecay(
-        initial_sparsity=0.0, final_sparsity=args.sparsity, begin_step=0,
-        end_step=end_step, frequency=frequency,
+        initial_sparsity=0.0,
+        final_sparsity=args.sparsity,
+        begin_step=0,
+        end_step=end_step,
+        frequency=frequency,
     )
     with strategy.scope():
         pruned = pruning.prune_low_magnitude(model, schedule)
@@ -258,26 +303,32 @@ def prune(model, splits, args, strategy, rate, output):
     test_loss, test_accuracy = stripped.evaluate(splits.test, verbose=0)
     total_row = pruning.sparsity_report(stripped)[-1]
     dense_bytes, dense_gzip = _sizes(model, os.path.join(output, "dense.weights.h5"))
-    pruned_bytes, pruned_gzip = _sizes(stripped, os.path.join(output, "pruned.weights.h5"))
+    pruned_bytes, pruned_gzip = _sizes(
+        stripped, os.path.join(output, "pruned.weights.h5")
+    )
     model_path = os.path.join(output, "model.keras")
     stripped.save(model_path)
-    return stripped, recorder, {
-        "target_sparsity": args.sparsity,
-        "sparsity": float(total_row["sparsity"]),
-        "epochs": args.prune_epochs,
-        "end_step": end_step,
-        "frequency": frequency,
-        "learning_rate": rate,
-        "test_loss": float(test_loss),
-        "test_accuracy": float(test_accuracy),
-        "model_file": "model.keras",
-        "model_bytes": os.path.getsize(model_path),
-        "dense_weights_bytes": dense_bytes,
-        "dense_weights_gzip_bytes": dense_gzip,
-        "pruned_weights_bytes": pruned_bytes,
-        "pruned_weights_gzip_bytes": pruned_gzip,
-        "gzip_compression_ratio": dense_gzip / pruned_gzip,
-    }
+    return (
+        stripped,
+        recorder,
+        {
+            "target_sparsity": args.sparsity,
+            "sparsity": float(total_row["sparsity"]),
+            "epochs": args.prune_epochs,
+            "end_step": end_step,
+            "frequency": frequency,
+            "learning_rate": rate,
+            "test_loss": float(test_loss),
+            "test_accuracy": float(test_accuracy),
+            "model_file": "model.keras",
+            "model_bytes": os.path.getsize(model_path),
+            "dense_weights_bytes": dense_bytes,
+            "dense_weights_gzip_bytes": dense_gzip,
+            "pruned_weights_bytes": pruned_bytes,
+            "pruned_weights_gzip_bytes": pruned_gzip,
+            "gzip_compression_ratio": dense_gzip / pruned_gzip,
+        },
+    )
 
 
 def confusion_matrix(model, dataset, num_classes):

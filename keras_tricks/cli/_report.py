@@ -40,8 +40,12 @@ def plot_training(recorder, history, path):
     top.set_ylabel("learning rate")
     top.set_title("Learning rate (warmup, then the schedule)")
     steps = max(1, len(recorder.loss)) / max(1, len(history["loss"]))
-    bottom.plot(np.arange(1, len(recorder.loss) + 1) / steps, recorder.loss, alpha=0.4,
-                label="training loss (running mean per epoch)")
+    bottom.plot(
+        np.arange(1, len(recorder.loss) + 1) / steps,
+        recorder.loss,
+        alpha=0.4,
+        label="training loss (running mean per epoch)",
+    )
     epochs = np.arange(1, len(history["loss"]) + 1)
     bottom.plot(epochs, history["loss"], "o-", label="training loss")
     if "val_loss" in history:
@@ -55,7 +59,9 @@ def plot_training(recorder, history, path):
 
 def plot_sparsity(recorder, target, path):
     figure, (axes,) = _figure()
-    axes.plot(np.arange(1, len(recorder.sparsity) + 1), recorder.sparsity, label="sparsity")
+    axes.plot(
+        np.arange(1, len(recorder.sparsity) + 1), recorder.sparsity, label="sparsity"
+    )
     axes.axhline(target, color="tab:red", linestyle="--", label=f"target {target:g}")
     axes.set_ylim(-0.02, 1.0)
     axes.set_xlabel("fine-tuning step")
@@ -71,14 +77,23 @@ def plot_confusion(matrix, class_names, path):
     figure, (axes,) = _figure(size, size)
     image = axes.imshow(matrix, cmap="Blues")
     figure.colorbar(image, ax=axes, fraction=0.046)
-    labels = [str(n) for n in class_names] if len(class_names) == count else range(count)
+    labels = (
+        [str(n) for n in class_names] if len(class_names) == count else range(count)
+    )
     if count <= 30:
         axes.set_xticks(range(count), labels, rotation=90)
         axes.set_yticks(range(count), labels)
         if count <= 15:
             for (i, j), value in np.ndenumerate(matrix):
-                axes.text(j, i, str(value), ha="center", va="center", fontsize=8,
-                          color="white" if value > matrix.max() / 2 else "black")
+                axes.text(
+                    j,
+                    i,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if value > matrix.max() / 2 else "black",
+                )
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title("Confusion matrix (test split, final model)")
@@ -143,14 +158,20 @@ def write_html(summary, folder, path):
         f"<title>keras-tricks report: {html.escape(data['name'])}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>keras-tricks report: {html.escape(data['name'])}</h1>",
-        _table([
-            ("dataset", data["name"]),
-            ("input shape", data["input_shape"]),
-            ("classes", data["num_classes"]),
-            ("train / validation / test", f"{data['num_train']} / {data['num_validation']} / {data['num_test']}"),
-            ("replicas", summary["replicas"]),
-            ("total seconds", summary["seconds"]["total"]),
-        ]),
+        _table(
+            [
+                ("dataset", data["name"]),
+                ("input shape", data["input_shape"]),
+                ("classes", data["num_classes"]),
+                (
+                    "train / validation / test",
+                    f"{data['num_train']} / {data['num_validation']} / "
+                    f"{data['num_test']}",
+                ),
+                ("replicas", summary["replicas"]),
+                ("total seconds", summary["seconds"]["total"]),
+            ]
+        ),
     ]
     checks = summary["diagnostics"]
     parts.append("<h2>1. Sanity checks</h2>")
@@ -158,30 +179,52 @@ def write_html(summary, folder, path):
         parts.append("<p>Skipped (--no-diagnose).</p>")
     else:
         parts.append(f"<p>{html.escape(checks['summary'])}</p>")
-        parts.append(_table([
-            (c["check"], f"{c['status']}: {c['summary']}") for c in checks["checks"]
-        ]))
+        parts.append(
+            _table(
+                [
+                    (c["check"], f"{c['status']}: {c['summary']}")
+                    for c in checks["checks"]
+                ]
+            )
+        )
     lr = summary["lr_range_test"]
     parts += [
         "<h2>2. Learning-rate range test</h2>",
-        _table([
-            ("suggested learning rate (steepest fall)", lr["suggested_learning_rate"]),
-            ("cyclical bounds", lr["clr_bounds"]),
-            ("rate at the minimum loss", lr["min_loss_learning_rate"]),
-            ("steps", lr["steps"]),
-        ]),
+        _table(
+            [
+                (
+                    "suggested learning rate (steepest fall)",
+                    lr["suggested_learning_rate"],
+                ),
+                ("cyclical bounds", lr["clr_bounds"]),
+                ("rate at the minimum loss", lr["min_loss_learning_rate"]),
+                ("steps", lr["steps"]),
+            ]
+        ),
         _image(os.path.join(folder, PLOTS["lr_range_test"]), "LR range test"),
         "<h2>3. Training</h2>",
-        _table([
-            ("optimizer", summary["config"]["optimizer"]),
-            ("normalization", summary["config"]["normalization"]),
-            ("augmentation", summary["config"]["augment"]),
-            ("schedule", f"{training['schedule']} (rates from: {training['rates_from']})"),
-            ("learning rate / bounds", f"{_format(training['learning_rate'])} / {_format(training['clr_bounds'])}"),
-            ("epochs run (best)", f"{training['epochs_run']} ({training['best_epoch']})"),
-            ("test accuracy", training["test_accuracy"]),
-            ("test loss", training["test_loss"]),
-        ]),
+        _table(
+            [
+                ("optimizer", summary["config"]["optimizer"]),
+                ("normalization", summary["config"]["normalization"]),
+                ("augmentation", summary["config"]["augment"]),
+                (
+                    "schedule",
+                    f"{training['schedule']} (rates from: {training['rates_from']})",
+                ),
+                (
+                    "learning rate / bounds",
+                    f"{_format(training['learning_rate'])} / "
+                    f"{_format(training['clr_bounds'])}",
+                ),
+                (
+                    "epochs run (best)",
+                    f"{training['epochs_run']} ({training['best_epoch']})",
+                ),
+                ("test accuracy", training["test_accuracy"]),
+                ("test loss", training["test_loss"]),
+            ]
+        ),
         _image(os.path.join(folder, PLOTS["training"]), "learning rate and losses"),
     ]
     tuning = summary["tuning"]
@@ -189,25 +232,51 @@ def write_html(summary, folder, path):
     if tuning is None:
         parts.append("<p>Not run (use --tune N).</p>")
     else:
-        parts.append(_table([
-            ("trials (failed)", f"{tuning['trials']} ({tuning['failed_trials']})"),
-            ("best validation accuracy", tuning["best_val_accuracy"]),
-            *tuning["best_hyperparameters"].items(),
-        ]))
+        parts.append(
+            _table(
+                [
+                    (
+                        "trials (failed)",
+                        f"{tuning['trials']} ({tuning['failed_trials']})",
+                    ),
+                    ("best validation accuracy", tuning["best_val_accuracy"]),
+                    *tuning["best_hyperparameters"].items(),
+                ]
+            )
+        )
     pruned = summary["pruning"]
     parts.append("<h2>5. Pruning</h2>")
     if pruned is None:
         parts.append("<p>Skipped (--sparsity 0).</p>")
     else:
         parts += [
-            _table([
-                ("target / reached sparsity", f"{pruned['target_sparsity']:.3g} / {pruned['sparsity']:.3g}"),
-                ("test accuracy after pruning", pruned["test_accuracy"]),
-                ("weights file, dense (bytes, gzip)", f"{pruned['dense_weights_bytes']}, {pruned['dense_weights_gzip_bytes']}"),
-                ("weights file, pruned (bytes, gzip)", f"{pruned['pruned_weights_bytes']}, {pruned['pruned_weights_gzip_bytes']}"),
-                ("gzip compression gain", f"{pruned['gzip_compression_ratio']:.2f}x"),
-                ("saved model", f"{pruned['model_file']} ({pruned['model_bytes']} bytes)"),
-            ]),
+            _table(
+                [
+                    (
+                        "target / reached sparsity",
+                        f"{pruned['target_sparsity']:.3g} / {pruned['sparsity']:.3g}",
+                    ),
+                    ("test accuracy after pruning", pruned["test_accuracy"]),
+                    (
+                        "weights file, dense (bytes, gzip)",
+                        f"{pruned['dense_weights_bytes']}, "
+                        f"{pruned['dense_weights_gzip_bytes']}",
+                    ),
+                    (
+                        "weights file, pruned (bytes, gzip)",
+                        f"{pruned['pruned_weights_bytes']}, "
+                        f"{pruned['pruned_weights_gzip_bytes']}",
+                    ),
+                    (
+                        "gzip compression gain",
+                        f"{pruned['gzip_compression_ratio']:.2f}x",
+                    ),
+                    (
+                        "saved model",
+                        f"{pruned['model_file']} ({pruned['model_bytes']} bytes)",
+                    ),
+                ]
+            ),
             _image(os.path.join(folder, PLOTS["sparsity"]), "sparsity"),
         ]
     parts += [
@@ -221,7 +290,11 @@ def write_html(summary, folder, path):
 
 def summary_lines(summary):
     """The short summary printed at the end."""
-    training, lr, pruned = summary["training"], summary["lr_range_test"], summary["pruning"]
+    training, lr, pruned = (
+        summary["training"],
+        summary["lr_range_test"],
+        summary["pruning"],
+    )
     checks = summary["diagnostics"]
     lines = [
         f"keras-tricks on {summary['dataset']['name']} "
@@ -241,7 +314,8 @@ def summary_lines(summary):
     if pruned is not None:
         lines.append(
             f"  pruning: sparsity {pruned['sparsity']:.3f} (target "
-            f"{pruned['target_sparsity']:g}), test accuracy {pruned['test_accuracy']:.4f}, "
+            f"{pruned['target_sparsity']:g}), "
+            f"test accuracy {pruned['test_accuracy']:.4f}, "
             f"gzip weights {pruned['dense_weights_gzip_bytes']} -> "
             f"{pruned['pruned_weights_gzip_bytes']} bytes "
             f"({pruned['gzip_compression_ratio']:.2f}x)"

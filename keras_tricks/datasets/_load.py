@@ -76,7 +76,9 @@ def load(name=DIGITS, data_dir=None, download=True):
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a non-empty str. Received: name={name!r}")
     if data_dir is not None and not isinstance(data_dir, str | os.PathLike):
-        raise TypeError(f"`data_dir` must be a str or a path. Received: data_dir={data_dir!r}")
+        raise TypeError(
+            f"`data_dir` must be a str or a path. Received: data_dir={data_dir!r}"
+        )
     _checks.check_bool("download", download)
     tfds = _import_tfds()
     if name == DIGITS:
@@ -162,21 +164,24 @@ def _read(tfds, tfds_name, name, data_dir, download):
         features["label"], "num_classes"
     ):
         raise ValueError(
-            "`name` must name an image-classification dataset (an `image` feature and a "
+            "`name` must name an image-classification dataset "
+            "(an `image` feature and a "
             f"`label` class feature); its features are {sorted(features.keys())}. "
             f"Received: name={name!r}"
         )
     if not _prepared(builder):
         if not download:
             raise RuntimeError(
-                f"The dataset {name!r} is not in {builder.data_dir!s} and download=False."
+                f"The dataset {name!r} is not in {builder.data_dir!s} "
+                "and download=False."
             )
         try:
             builder.download_and_prepare()
         except Exception as error:  # noqa: BLE001 (network errors come in many types)
             raise RuntimeError(
                 f"Could not download the dataset {name!r} ({type(error).__name__}: "
-                f"{str(error).splitlines()[0] if str(error) else ''}). Without network, "
+                f"{str(error).splitlines()[0] if str(error) else ''}). "
+                "Without network, "
                 "use name='digits'."
             ) from error
     # A dataset without a test split keeps the last 20 % of train for it.
@@ -208,7 +213,9 @@ def _read(tfds, tfds_name, name, data_dir, download):
 
 
 def _prepared(builder):
-    return os.path.exists(os.path.join(os.fspath(builder.data_dir), "dataset_info.json"))
+    return os.path.exists(
+        os.path.join(os.fspath(builder.data_dir), "dataset_info.json")
+    )
 
 
 def _image_and_label(example):

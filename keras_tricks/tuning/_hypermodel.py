@@ -7,6 +7,7 @@ import keras
 import keras_tuner
 import numpy as np
 
+from keras_tricks._checks import fail
 from keras_tricks.tuning import _search_spaces as spaces
 
 _SCHEDULES = ("constant", "warmup", "cyclical")
@@ -14,10 +15,6 @@ _SCHEDULES = ("constant", "warmup", "cyclical")
 # Examples held when shuffling an unbatched dataset (as many as the digits'
 # training split, so a small dataset is shuffled whole).
 _SHUFFLE_BUFFER = 2048
-
-
-def _fail(name, value, requirement):
-    raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
 
 
 class ImageClassifierHyperModel(keras_tuner.HyperModel):
@@ -50,7 +47,8 @@ class ImageClassifierHyperModel(keras_tuner.HyperModel):
     `"cyclical"` (`tuning.cyclical_learning_rate`, peaking at the drawn rate).
 
     Hyperparameters: `augmentation_strength`, `blocks` (1 to `max_blocks`),
-    `filters`, `normalization` (and `normalization_groups`, `normalization_groups_1`), `dropout`,
+    `filters`, `normalization` (and `normalization_groups`,
+    `normalization_groups_1`), `dropout`,
     `drop_connect` (bool, and `drop_connect_rate`), `optimizer` and its
     arguments, `batch_size`, `learning_rate_schedule` (and `warmup_epochs`,
     `cyclical_*`). Fix any with `hp.Fixed` in the tuner's `hyperparameters`.
@@ -106,22 +104,39 @@ class ImageClassifierHyperModel(keras_tuner.HyperModel):
                 for d in input_shape
             )
         ):
-            _fail("input_shape", input_shape, "must be `(height, width, channels)` of ints > 0")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
-                or num_classes < 2:
-            _fail("num_classes", num_classes, "must be an int >= 2")
-        if isinstance(max_blocks, bool) or not isinstance(max_blocks, numbers.Integral) \
-                or max_blocks < 1:
-            _fail("max_blocks", max_blocks, "must be an int >= 1")
+            fail(
+                "input_shape",
+                input_shape,
+                "must be `(height, width, channels)` of ints > 0",
+            )
+        if (
+            isinstance(num_classes, bool)
+            or not isinstance(num_classes, numbers.Integral)
+            or num_classes < 2
+        ):
+            fail("num_classes", num_classes, "must be an int >= 2")
+        if (
+            isinstance(max_blocks, bool)
+            or not isinstance(max_blocks, numbers.Integral)
+            or max_blocks < 1
+        ):
+            fail("max_blocks", max_blocks, "must be an int >= 1")
         if not isinstance(augment, bool):
-            _fail("augment", augment, "must be a bool")
-        if isinstance(base_batch_size, bool) or not isinstance(base_batch_size, numbers.Integral) \
-                or base_batch_size < 1:
-            _fail("base_batch_size", base_batch_size, "must be an int > 0")
+            fail("augment", augment, "must be a bool")
+        if (
+            isinstance(base_batch_size, bool)
+            or not isinstance(base_batch_size, numbers.Integral)
+            or base_batch_size < 1
+        ):
+            fail("base_batch_size", base_batch_size, "must be an int > 0")
         filters = spaces._check_choices("filters", filters)
         for width in filters:
-            if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
-                _fail("filters", filters, "must hold ints > 0")
+            if (
+                isinstance(width, bool)
+                or not isinstance(width, numbers.Integral)
+                or width < 1
+            ):
+                fail("filters", filters, "must hold ints > 0")
         super().__init__(name=name, tunable=tunable)
         self.input_shape = tuple(int(d) for d in input_shape)
         self.num_classes = int(num_classes)
@@ -240,7 +255,9 @@ class ImageClassifierHyperModel(keras_tuner.HyperModel):
             steps = _array_steps(x, batch_size, kwargs.get("validation_split", 0.0))
         validation = kwargs.get("validation_data")
         if _is_dataset(validation):
-            kwargs["validation_data"] = _batched(validation, batch_size, len(self.input_shape))
+            kwargs["validation_data"] = _batched(
+                validation, batch_size, len(self.input_shape)
+            )
         callback = None
         if steps is not None:
             callback = self._schedule(hp, self._learning_rate(hp), steps)

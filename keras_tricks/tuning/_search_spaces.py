@@ -13,7 +13,7 @@ import numbers
 import keras
 
 from keras_tricks import augment, callbacks, layers, optimizers, schedules
-from keras_tricks._checks import check_choice
+from keras_tricks._checks import check_choice, fail
 
 # Learning-rate ranges, log-uniform (Bergstra & Bengio, 2012).
 ADAM_LEARNING_RATE_RANGE = (1e-4, 1e-2)
@@ -62,13 +62,9 @@ def branch(hp, parent_name, parent_value):
         hp.values.update(saved)
 
 
-def _fail(name, value, requirement):
-    raise ValueError(f"`{name}` {requirement}. Received: {name}={value!r}")
-
-
 def _check_name(name):
     if not isinstance(name, str) or not name:
-        _fail("name", name, "must be a non-empty string")
+        fail("name", name, "must be a non-empty string")
     return name
 
 
@@ -83,7 +79,11 @@ def _check_bounds(name, bounds):
         or not all(math.isfinite(v) and v > 0 for v in bounds)
         or not bounds[0] < bounds[1]
     ):
-        _fail(name, bounds, "must be a pair `(low, high)` of finite floats with 0 < low < high")
+        fail(
+            name,
+            bounds,
+            "must be a pair `(low, high)` of finite floats with 0 < low < high",
+        )
     return float(bounds[0]), float(bounds[1])
 
 
@@ -93,10 +93,14 @@ def _inside(value, low, high):
 
 
 def _check_choices(name, choices, allowed=None):
-    if isinstance(choices, str) or not isinstance(choices, (tuple, list)) or not choices:
-        _fail(name, choices, "must be a non-empty list")
+    if (
+        isinstance(choices, str)
+        or not isinstance(choices, (tuple, list))
+        or not choices
+    ):
+        fail(name, choices, "must be a non-empty list")
     if len(set(choices)) != len(choices):
-        _fail(name, choices, "must not repeat a value")
+        fail(name, choices, "must not repeat a value")
     if allowed is not None:
         for choice in choices:
             check_choice(name, choice, allowed)
@@ -155,7 +159,7 @@ def optimizer(hp, choices=None, learning_rate_range=None, name="optimizer"):
     )
     for choice in choices:
         if not isinstance(choice, str):
-            _fail("choices", choices, "must hold optimizer names (strings)")
+            fail("choices", choices, "must hold optimizer names (strings)")
     _check_optimizer_names(tuple(choices))
     if learning_rate_range is not None:
         learning_rate_range = _check_bounds("learning_rate_range", learning_rate_range)
@@ -222,7 +226,7 @@ def _optimizer_arguments(hp, choice, learning_rate_range):
 
 
 def group_counts(channels, min_groups=8, max_groups=32):
-    """The group counts to try for `channels`: its divisors in `[min_groups, max_groups]`.
+    """The group counts to try for `channels`: divisors in `[min_groups, max_groups]`.
 
     Wu & He (2018) find 32 groups, or 16 channels per group, both near best,
     and accuracy flat from 8 to 32 groups. When no divisor falls in the range
@@ -243,18 +247,27 @@ def group_counts(channels, min_groups=8, max_groups=32):
     Reference:
     - [Wu & He, 2018](https://arxiv.org/abs/1803.08494)
     """
-    for arg, value in (("channels", channels), ("min_groups", min_groups),
-                       ("max_groups", max_groups)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            _fail(arg, value, "must be an int > 0")
+    for arg, value in (
+        ("channels", channels),
+        ("min_groups", min_groups),
+        ("max_groups", max_groups),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or value < 1
+        ):
+            fail(arg, value, "must be an int > 0")
     if max_groups < min_groups:
-        _fail("max_groups", max_groups, f"must be >= min_groups={min_groups!r}")
+        fail("max_groups", max_groups, f"must be >= min_groups={min_groups!r}")
     divisors = [g for g in range(1, channels + 1) if channels % g == 0]
     inside = [g for g in divisors if min_groups <= g <= max_groups]
     return inside or [max(g for g in divisors if g <= max_groups)]
 
 
-def normalization(hp, channels, choices=NORMALIZATIONS, name="normalization", groups_name=None):
+def normalization(
+    hp, channels, choices=NORMALIZATIONS, name="normalization", groups_name=None
+):
     """Draw a normalization layer for `channels` channels from `hp`.
 
     Declares `hp.Choice(name, choices)` over `"batch"` (Keras's
@@ -316,7 +329,8 @@ def normalization(hp, channels, choices=NORMALIZATIONS, name="normalization", gr
         raise ValueError(
             f"`groups_name` must be distinct for each channel count: "
             f"{groups_name!r}={groups!r} was declared for another channel count and "
-            f"does not divide channels={channels!r}. Received: groups_name={groups_name!r}"
+            f"does not divide channels={channels!r}. "
+            f"Received: groups_name={groups_name!r}"
         )
     return layers.GroupNormalization(groups=groups)
 
@@ -349,7 +363,9 @@ def dropout(hp, name="dropout", min_value=0.2, max_value=0.5, default=0.5):
     return keras.layers.Dropout(rate)
 
 
-def drop_connect(hp, layer, name="drop_connect", min_value=0.1, max_value=0.5, default=0.5):
+def drop_connect(
+    hp, layer, name="drop_connect", min_value=0.1, max_value=0.5, default=0.5
+):
     """Wrap `layer` in a `keras_tricks.layers.DropConnect` whose rate `hp` draws.
 
     The rate is `hp.Float(name, 0.1, 0.5, step=0.1)`; Wan et al. (2013) drop
@@ -375,15 +391,21 @@ def drop_connect(hp, layer, name="drop_connect", min_value=0.1, max_value=0.5, d
 
 def _rate(hp, name, min_value, max_value, default):
     _check_name(name)
-    for arg, value in (("min_value", min_value), ("max_value", max_value),
-                       ("default", default)):
-        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                or not 0.0 <= value < 1.0):
-            _fail(arg, value, "must be a float in [0, 1)")
+    for arg, value in (
+        ("min_value", min_value),
+        ("max_value", max_value),
+        ("default", default),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not 0.0 <= value < 1.0
+        ):
+            fail(arg, value, "must be a float in [0, 1)")
     if not min_value < max_value:
-        _fail("max_value", max_value, f"must be > min_value={min_value!r}")
+        fail("max_value", max_value, f"must be > min_value={min_value!r}")
     if not min_value <= default <= max_value:
-        _fail("default", default, f"must be in [{min_value!r}, {max_value!r}]")
+        fail("default", default, f"must be in [{min_value!r}, {max_value!r}]")
     return hp.Float(name, min_value, max_value, step=0.1, default=default)
 
 
@@ -451,9 +473,12 @@ def augmentation(
 
 
 def _check_steps(steps_per_epoch):
-    if (isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, numbers.Integral)
-            or steps_per_epoch < 1):
-        _fail("steps_per_epoch", steps_per_epoch, "must be an int > 0")
+    if (
+        isinstance(steps_per_epoch, bool)
+        or not isinstance(steps_per_epoch, numbers.Integral)
+        or steps_per_epoch < 1
+    ):
+        fail("steps_per_epoch", steps_per_epoch, "must be an int > 0")
     return int(steps_per_epoch)
 
 
@@ -480,8 +505,12 @@ def warmup(hp, learning_rate, steps_per_epoch, name="warmup_epochs", max_epochs=
     """
     _check_name(name)
     steps = _check_steps(steps_per_epoch)
-    if isinstance(max_epochs, bool) or not isinstance(max_epochs, numbers.Integral) or max_epochs < 1:
-        _fail("max_epochs", max_epochs, "must be an int > 0")
+    if (
+        isinstance(max_epochs, bool)
+        or not isinstance(max_epochs, numbers.Integral)
+        or max_epochs < 1
+    ):
+        fail("max_epochs", max_epochs, "must be an int > 0")
     epochs = hp.Int(name, 0, max_epochs, default=min(5, max_epochs))
     if not epochs:  # 0, or None: inactive under a conditional scope
         return None
@@ -569,9 +598,13 @@ def batch_size_and_learning_rate(
     _check_name(name)
     choices = _check_choices("choices", choices)
     for choice in choices:
-        if (isinstance(choice, bool) or not isinstance(choice, numbers.Integral)
-                or choice < 1 or choice & (choice - 1)):
-            _fail("choices", choices, "must hold powers of two")
+        if (
+            isinstance(choice, bool)
+            or not isinstance(choice, numbers.Integral)
+            or choice < 1
+            or choice & (choice - 1)
+        ):
+            fail("choices", choices, "must hold powers of two")
     default = 32 if 32 in choices else choices[0]
     batch_size = hp.Choice(name, [int(c) for c in choices], default=default)
     return batch_size, schedules.scale_learning_rate(

@@ -20,10 +20,28 @@ from keras_tricks.cli import _args, _data, _model, _recipe, main
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PNGS = ("lr_range_test.png", "training.png", "sparsity.png", "confusion_matrix.png")
 OPTIONS = (
-    "--dataset", "--data-dir", "--output", "--epochs", "--batch-size", "--optimizer",
-    "--learning-rate", "--schedule", "--warmup-epochs", "--normalization", "--augment",
-    "--dropout", "--patience", "--no-diagnose", "--tune", "--tune-epochs", "--sparsity",
-    "--prune-epochs", "--image-size", "--seed", "--quick", "--verbose",
+    "--dataset",
+    "--data-dir",
+    "--output",
+    "--epochs",
+    "--batch-size",
+    "--optimizer",
+    "--learning-rate",
+    "--schedule",
+    "--warmup-epochs",
+    "--normalization",
+    "--augment",
+    "--dropout",
+    "--patience",
+    "--no-diagnose",
+    "--tune",
+    "--tune-epochs",
+    "--sparsity",
+    "--prune-epochs",
+    "--image-size",
+    "--seed",
+    "--quick",
+    "--verbose",
 )
 
 
@@ -36,7 +54,9 @@ def data_dir(tmp_path_factory):
 def quick_run(tmp_path_factory, data_dir):
     """One --quick run of the whole recipe on the offline digits, shared."""
     output = str(tmp_path_factory.mktemp("report"))
-    code = main(["--quick", "--output", output, "--data-dir", data_dir, "--verbose", "0"])
+    code = main(
+        ["--quick", "--output", output, "--data-dir", data_dir, "--verbose", "0"]
+    )
     return code, output
 
 
@@ -58,12 +78,23 @@ def test_quick_run_writes_summary_with_every_number(quick_run):
     with open(os.path.join(output, "summary.json")) as f:
         summary = json.load(f)
     assert {
-        "config", "dataset", "replicas", "diagnostics", "lr_range_test", "training",
-        "tuning", "pruning", "confusion_matrix", "seconds",
+        "config",
+        "dataset",
+        "replicas",
+        "diagnostics",
+        "lr_range_test",
+        "training",
+        "tuning",
+        "pruning",
+        "confusion_matrix",
+        "seconds",
     } <= set(summary)
     assert summary["dataset"]["input_shape"] == [8, 8, 1]
     assert summary["replicas"] >= 1
-    assert {c["check"] for c in summary["diagnostics"]["checks"]} >= {"lint", "initial loss"}
+    assert {c["check"] for c in summary["diagnostics"]["checks"]} >= {
+        "lint",
+        "initial loss",
+    }
     lr = summary["lr_range_test"]
     assert 0 < lr["clr_bounds"][0] <= lr["clr_bounds"][1]
     assert lr["suggested_learning_rate"] > 0
@@ -81,7 +112,9 @@ def test_quick_run_writes_summary_with_every_number(quick_run):
     assert pruning["sparsity_per_step"][-1] == pytest.approx(0.5, abs=0.02)
     # Half the weights are zeros: fewer bytes gzipped. (The dense file holds no
     # optimizer state: with Adam's moments it gzipped to 3 times more.)
-    assert pruning["pruned_weights_gzip_bytes"] < 0.8 * pruning["dense_weights_gzip_bytes"]
+    assert (
+        pruning["pruned_weights_gzip_bytes"] < 0.8 * pruning["dense_weights_gzip_bytes"]
+    )
     assert pruning["gzip_compression_ratio"] < 3.0
     assert pruning["test_accuracy"] > 0.2
     matrix = np.array(summary["confusion_matrix"])
@@ -100,7 +133,7 @@ def test_quick_run_writes_pngs_html_and_a_loadable_model(quick_run):
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) == len(PNGS)
     assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in images)
-    assert "src=\"http" not in page and "<script" not in page  # self-contained
+    assert 'src="http' not in page and "<script" not in page  # self-contained
     model = keras.saving.load_model(os.path.join(output, "model.keras"))
     sparsity = keras_tricks.pruning.sparsity_report(model)[-1]["sparsity"]
     assert sparsity == pytest.approx(0.5, abs=0.02)
@@ -113,7 +146,10 @@ def test_help_documents_every_option(capsys):
         assert option in text, option
     # Every option of the parser is in the list above (so in docs/command.md too).
     parser_options = {
-        o for a in _args.build_parser()._actions for o in a.option_strings if o.startswith("--")
+        o
+        for a in _args.build_parser()._actions
+        for o in a.option_strings
+        if o.startswith("--")
     }
     assert parser_options - {"--help"} == set(OPTIONS)
 
@@ -130,8 +166,14 @@ def test_docs_page_documents_every_option():
     [
         (["--epochs", "0"], r"argument --epochs: must be >= 1\. Received: '0'"),
         (["--sparsity", "1"], r"argument --sparsity: must be < 1\.0\. Received: '1'"),
-        (["--learning-rate", "nan"], r"argument --learning-rate: must be finite\. Received: 'nan'"),
-        (["--optimizer", "adagrad"], r"argument --optimizer: invalid choice: 'adagrad'"),
+        (
+            ["--learning-rate", "nan"],
+            r"argument --learning-rate: must be finite\. Received: 'nan'",
+        ),
+        (
+            ["--optimizer", "adagrad"],
+            r"argument --optimizer: invalid choice: 'adagrad'",
+        ),
         (["--no-such-option"], r"unrecognized arguments: --no-such-option"),
     ],
 )
@@ -146,14 +188,28 @@ def test_bad_option_is_one_line_and_exit_2(argv, message, capsys):
 
 def test_unknown_dataset_is_one_line_and_exit_1_in_a_fresh_process(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "keras_tricks", "--dataset", "no_such_dataset",
-         "--data-dir", str(tmp_path / "tfds"), "--output", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "keras_tricks",
+            "--dataset",
+            "no_such_dataset",
+            "--data-dir",
+            str(tmp_path / "tfds"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
         env={**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("keras-tricks")]
+    errors = [
+        line for line in result.stderr.splitlines() if line.startswith("keras-tricks")
+    ]
     assert errors == [
         "keras-tricks: error: `name` must be 'digits' or a TFDS dataset name. "
         "Received: name='no_such_dataset'"
@@ -180,22 +236,37 @@ def test_no_network_for_a_remote_dataset_is_exit_1(monkeypatch, tmp_path, capsys
 def test_missing_matplotlib_is_exit_1_before_any_work(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
     assert main(["--output", str(tmp_path / "out")]) == 1
-    assert capsys.readouterr().err.startswith("keras-tricks: error: the report needs matplotlib")
+    assert capsys.readouterr().err.startswith(
+        "keras-tricks: error: the report needs matplotlib"
+    )
     assert not (tmp_path / "out").exists()
 
 
 def test_remote_dataset_is_loaded_and_resized_through_tfds(data_dir):
     args = _args.parse(
-        ["--dataset", "mnist", "--data-dir", data_dir, "--image-size", "16", "--batch-size", "8"]
+        [
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            data_dir,
+            "--image-size",
+            "16",
+            "--batch-size",
+            "8",
+        ]
     )
-    with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
+    with tfds.testing.mock_data(
+        num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE
+    ):
         splits = _data.load(args)
     assert splits.input_shape == (16, 16, 1) and splits.resized
     assert (splits.num_train, splits.num_validation) == (36, 4)
     images, labels = next(iter(splits.train))
     assert images.shape == (8, 16, 16, 1) and images.dtype == "float32"
     assert float(np.max(images)) <= 255.0 and labels.dtype == "int64"
-    model = _model.build(splits.input_shape, splits.num_classes, "group", "light", 0.2, 0)
+    model = _model.build(
+        splits.input_shape, splits.num_classes, "group", "light", 0.2, 0
+    )
     assert model(images).shape == (8, 10)
 
 
@@ -208,7 +279,11 @@ def test_default_image_size_keeps_small_fixed_sizes_and_resizes_the_rest():
 
 
 def test_optimizer_choices_are_keras_and_every_keras_tricks_optimizer():
-    ours = {n.lower() for n in optimizers.__all__ if isinstance(getattr(optimizers, n), type)}
+    ours = {
+        n.lower()
+        for n in optimizers.__all__
+        if isinstance(getattr(optimizers, n), type)
+    }
     assert ours == set(_args.TRICKS_OPTIMIZERS)
     for name in _args.KERAS_OPTIMIZERS + _args.TRICKS_OPTIMIZERS:
         optimizer = _model.optimizer(name, 1e-3)
@@ -221,8 +296,10 @@ def test_every_normalization_builds(kind):
     model = _model.build((8, 8, 1), 10, kind, "none", 0.0, 0)
     names = {type(layer).__name__ for layer in model.layers}
     expected = {
-        "batch": "BatchNormalization", "group": "GroupNormalization",
-        "instance": "InstanceNormalization", "layer": "LayerNormalization",
+        "batch": "BatchNormalization",
+        "group": "GroupNormalization",
+        "instance": "InstanceNormalization",
+        "layer": "LayerNormalization",
     }
     if kind == "none":
         assert not names & set(expected.values())
@@ -236,13 +313,21 @@ def test_chosen_rates():
     numbers = {**sweep, "suggested_learning_rate": 1e-3, "clr_bounds": [1e-6, 1e-2]}
     # The lower bound is raised to a tenth of the upper one.
     assert _recipe.chosen_rates(numbers, args) == (1e-3, (1e-3, 1e-2), "range test")
-    numbers = {**sweep, "suggested_learning_rate": float("nan"), "clr_bounds": [1e-6, 1e-2]}
+    numbers = {
+        **sweep,
+        "suggested_learning_rate": float("nan"),
+        "clr_bounds": [1e-6, 1e-2],
+    }
     rate, bounds, source = _recipe.chosen_rates(numbers, args)
-    assert (rate, *bounds) == pytest.approx((3e-3, 3e-4, 3e-3)) and source.startswith("fallback")
+    assert (rate, *bounds) == pytest.approx((3e-3, 3e-4, 3e-3)) and source.startswith(
+        "fallback"
+    )
     # The loss never fell: its minimum is at the start of the sweep.
     numbers = {**sweep, "suggested_learning_rate": 1e-6, "clr_bounds": [1e-6, 2e-6]}
     rate, bounds, source = _recipe.chosen_rates(numbers, args)
-    assert (rate, *bounds) == pytest.approx((3e-3, 3e-4, 3e-3)) and source.startswith("fallback")
+    assert (rate, *bounds) == pytest.approx((3e-3, 3e-4, 3e-3)) and source.startswith(
+        "fallback"
+    )
     args = _args.parse(["--learning-rate", "0.5"])
     assert _recipe.chosen_rates(numbers, args)[:2] == (0.5, (0.05, 0.5))
 
@@ -258,10 +343,22 @@ def test_tune_runs_a_random_search(tmp_path, data_dir):
     pytest.importorskip("keras_tuner")
     pytest.importorskip("keras_tricks.tuning")
     output = str(tmp_path)
-    code = main([
-        "--quick", "--tune", "1", "--no-diagnose", "--sparsity", "0", "--output", output,
-        "--data-dir", data_dir, "--verbose", "0",
-    ])
+    code = main(
+        [
+            "--quick",
+            "--tune",
+            "1",
+            "--no-diagnose",
+            "--sparsity",
+            "0",
+            "--output",
+            output,
+            "--data-dir",
+            data_dir,
+            "--verbose",
+            "0",
+        ]
+    )
     assert code == 0
     with open(os.path.join(output, "summary.json")) as f:
         tuning = json.load(f)["tuning"]

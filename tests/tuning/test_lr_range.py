@@ -1,4 +1,4 @@
-"""`LRFinderResult.learning_rate_range`: the range test sets a search's learning-rate range."""
+"""`LRFinderResult.learning_rate_range`: the range test sets a search's LR range."""
 
 import keras
 import numpy as np
@@ -24,7 +24,7 @@ def test_range_is_the_falling_part_of_the_curve():
     low, high = result.learning_rate_range()
     assert (low, high) == result.clr_bounds
     # The first 10 % of the fall ends where 1.8 / (1 + e^(-4u)) = 0.18, u = -0.55.
-    assert 10 ** -2.65 <= low <= 10 ** -2.45
+    assert 10**-2.65 <= low <= 10**-2.45
     assert high == pytest.approx(1e-2, rel=0.13)
     hp = keras_tuner.HyperParameters()
     rate = hp.Float("learning_rate", low, high, sampling="log")
@@ -44,7 +44,9 @@ def test_range_from_a_model_feeds_tuning_optimizer():
     y = x @ rng.normal(size=(4, 1)).astype("float32")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.01), "mse")
-    result = callbacks.LRFinder(num_steps=40, verbose=0).find(model, x, y, batch_size=32)
+    result = callbacks.LRFinder(num_steps=40, verbose=0).find(
+        model, x, y, batch_size=32
+    )
     low, high = result.learning_rate_range()
     assert 0 < low < high
     hp = keras_tuner.HyperParameters()

@@ -1,4 +1,7 @@
-"""`keras_tricks.optimizers.get` resolves Keras's own names too: one string covers every optimizer."""
+"""`keras_tricks.optimizers.get` resolves Keras's own names too.
+
+One string covers every optimizer.
+"""
 
 import keras
 import pytest
@@ -38,6 +41,7 @@ def test_ours_keep_their_names_and_list_optimizers_lists_only_ours():
 def test_get_unknown_name_lists_ours_and_keras(name):
     with pytest.raises(
         ValueError,
-        match=rf"`identifier` must be one of 'adabelief'.*'adam'.*'sgd'.*Received: identifier='{name}'",
+        match=rf"`identifier` must be one of 'adabelief'.*'adam'.*'sgd'.*"
+        rf"Received: identifier='{name}'",
     ):
         optimizers.get(name)

@@ -37,7 +37,9 @@ def test_optimizer_default_choices_are_keras_three_and_all_of_ours():
 )
 def test_optimizer_builds_each_choice_with_its_drawn_arguments(choice):
     hp = _hp(optimizer=choice)
-    opt = tuning.optimizer(hp, choices=["adam", "adamw", "sgd", *optimizers.list_optimizers()])
+    opt = tuning.optimizer(
+        hp, choices=["adam", "adamw", "sgd", *optimizers.list_optimizers()]
+    )
     assert type(opt) is type(optimizers.get(choice))
     assert float(opt.learning_rate) == pytest.approx(hp.get(f"{choice}_learning_rate"))
     space = _space(hp)
@@ -47,7 +49,10 @@ def test_optimizer_builds_each_choice_with_its_drawn_arguments(choice):
     assert (rate.min_value, rate.max_value) == expected
     if choice == "sgd":
         assert opt.momentum == hp.get("sgd_momentum") == 0.9
-        assert (space["sgd_momentum"].min_value, space["sgd_momentum"].max_value) == (0.8, 0.99)
+        assert (space["sgd_momentum"].min_value, space["sgd_momentum"].max_value) == (
+            0.8,
+            0.99,
+        )
     else:
         assert opt.beta_2 == hp.get(f"{choice}_beta_2") == 0.999
         assert opt.epsilon == hp.get(f"{choice}_epsilon")
@@ -79,13 +84,19 @@ def test_optimizer_takes_the_range_test_bounds():
         assert 0.02 <= rate.default <= 0.5
 
 
-@pytest.mark.parametrize("bounds", [(0.1, 0.01), (0.0, 1.0), (1e-3, math.inf), (1e-3,), "ab"])
+@pytest.mark.parametrize(
+    "bounds", [(0.1, 0.01), (0.0, 1.0), (1e-3, math.inf), (1e-3,), "ab"]
+)
 def test_optimizer_refuses_bad_learning_rate_range(bounds):
-    with pytest.raises(ValueError, match=r"`learning_rate_range` must be a pair .*Received"):
+    with pytest.raises(
+        ValueError, match=r"`learning_rate_range` must be a pair .*Received"
+    ):
         tuning.optimizer(_hp(), learning_rate_range=bounds)
 
 
-@pytest.mark.parametrize("choices", [["adam", "nope"], [], "adam", ["adam", "adam"], [3]])
+@pytest.mark.parametrize(
+    "choices", [["adam", "nope"], [], "adam", ["adam", "adam"], [3]]
+)
 def test_optimizer_refuses_bad_choices(choices):
     with pytest.raises(ValueError, match=r"`choices` must .*Received: choices="):
         tuning.optimizer(_hp(), choices=choices)
@@ -96,16 +107,27 @@ def test_optimizer_refuses_bad_choices(choices):
 
 @pytest.mark.parametrize(
     ("channels", "expected"),
-    [(64, [8, 16, 32]), (16, [8, 16]), (48, [8, 12, 16, 24]), (4, [4]), (7, [7]), (128, [8, 16, 32])],
+    [
+        (64, [8, 16, 32]),
+        (16, [8, 16]),
+        (48, [8, 12, 16, 24]),
+        (4, [4]),
+        (7, [7]),
+        (128, [8, 16, 32]),
+    ],
 )
 def test_group_counts_are_divisors_from_8_to_32(channels, expected):
     assert tuning.group_counts(channels) == expected
 
 
 def test_group_counts_refuses_bad_input():
-    with pytest.raises(ValueError, match=r"`channels` must be an int > 0\. Received: channels=0"):
+    with pytest.raises(
+        ValueError, match=r"`channels` must be an int > 0\. Received: channels=0"
+    ):
         tuning.group_counts(0)
-    with pytest.raises(ValueError, match=r"`max_groups` must be >= min_groups=8\. Received"):
+    with pytest.raises(
+        ValueError, match=r"`max_groups` must be >= min_groups=8\. Received"
+    ):
         tuning.group_counts(16, max_groups=4)
 
 
@@ -137,13 +159,17 @@ def test_normalization_refuses_groups_declared_for_other_channels():
     hp = _hp(normalization="group")
     tuning.normalization(hp, channels=16)  # declares groups in [8, 16]
     hp.values["normalization_groups"] = 16
-    with pytest.raises(ValueError, match=r"`groups_name` must be distinct .*Received: groups_name"):
+    with pytest.raises(
+        ValueError, match=r"`groups_name` must be distinct .*Received: groups_name"
+    ):
         tuning.normalization(hp, channels=24)
     assert tuning.normalization(hp, channels=24, groups_name="g24").groups == 24
 
 
 def test_normalization_refuses_unknown_kind():
-    with pytest.raises(ValueError, match=r"`choices` must be one of .*Received: choices='weight'"):
+    with pytest.raises(
+        ValueError, match=r"`choices` must be one of .*Received: choices='weight'"
+    ):
         tuning.normalization(_hp(), 8, choices=["batch", "weight"])
 
 
@@ -169,9 +195,14 @@ def test_drop_connect_wraps_the_layer():
 
 
 def test_dropout_refuses_bad_range():
-    with pytest.raises(ValueError, match=r"`max_value` must be > min_value=0\.4\. Received: max_value=0\.3"):
+    with pytest.raises(
+        ValueError,
+        match=r"`max_value` must be > min_value=0\.4\. Received: max_value=0\.3",
+    ):
         tuning.dropout(_hp(), min_value=0.4, max_value=0.3)
-    with pytest.raises(ValueError, match=r"`min_value` must be a float in \[0, 1\)\. Received"):
+    with pytest.raises(
+        ValueError, match=r"`min_value` must be a float in \[0, 1\)\. Received"
+    ):
         tuning.dropout(_hp(), min_value=1.5)
 
 
@@ -183,7 +214,10 @@ def test_augmentation_strength_zero_is_the_identity_and_one_changes_images():
     still = tuning.augmentation(_hp(augmentation_strength=0.0), seed=1)
     np.testing.assert_allclose(still(images, training=True), images, atol=1e-3)
     strong = tuning.augmentation(_hp(augmentation_strength=1.0), seed=1)
-    assert [type(s).__name__ for s in strong.layers] == ["RandomAffine", "RandomPhotometric"]
+    assert [type(s).__name__ for s in strong.layers] == [
+        "RandomAffine",
+        "RandomPhotometric",
+    ]
     assert strong.layers[0].rotation == 30.0
     assert not np.allclose(strong(images, training=True), images, atol=1e-3)
     np.testing.assert_allclose(strong(images, training=False), images)
@@ -206,7 +240,10 @@ def test_warmup_epochs_times_steps():
 
 
 def test_warmup_refuses_bad_steps():
-    with pytest.raises(ValueError, match=r"`steps_per_epoch` must be an int > 0\. Received: steps_per_epoch=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"`steps_per_epoch` must be an int > 0\. Received: steps_per_epoch=0",
+    ):
         tuning.warmup(_hp(), 0.1, 0)
 
 
@@ -231,7 +268,10 @@ def test_batch_size_and_linear_learning_rate():
         64,
         pytest.approx(2e-3),
     )
-    with pytest.raises(ValueError, match=r"`choices` must hold powers of two\. Received: choices=\[16, 24\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"`choices` must hold powers of two\. Received: choices=\[16, 24\]",
+    ):
         tuning.batch_size_and_learning_rate(_hp(), 0.1, choices=[16, 24])
 
 
@@ -261,7 +301,9 @@ def test_hypermodel_with_every_trick_round_trips_through_keras_file(tmp_path):
     hp = _hp(normalization="instance", drop_connect=True, optimizer="adabeliefinject")
     model = hypermodel.build(hp)
     assert [type(x).__name__ for x in model.layers[1].layers] == [
-        "RandomAffine", "RandomPhotometric"]
+        "RandomAffine",
+        "RandomPhotometric",
+    ]
     assert isinstance(model.layers[-1], layers.DropConnect)
     images = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 1)).astype("float32")
     model.save(tmp_path / "model.keras")
@@ -281,20 +323,36 @@ def test_a_tuner_builds_the_hypermodel_once_to_see_its_space(tmp_path):
             return super().build(hp)
 
     tuner = keras_tuner.RandomSearch(
-        Counting((8, 8, 1), 10), objective="val_loss", max_trials=1,
-        directory=str(tmp_path), overwrite=True,
+        Counting((8, 8, 1), 10),
+        objective="val_loss",
+        max_trials=1,
+        directory=str(tmp_path),
+        overwrite=True,
     )
     assert len(builds) == 1
     names = {p.name for p in tuner.oracle.get_space().space}
-    assert {"sgd_momentum", "radam_beta_2", "normalization_groups", "warmup_epochs",
-            "cyclical_step_epochs", "drop_connect_rate", "batch_size"} <= names
+    assert {
+        "sgd_momentum",
+        "radam_beta_2",
+        "normalization_groups",
+        "warmup_epochs",
+        "cyclical_step_epochs",
+        "drop_connect_rate",
+        "batch_size",
+    } <= names
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"input_shape": (8, 8)}, r"`input_shape` must be `\(height, width, channels\)`"),
-        ({"num_classes": 1}, r"`num_classes` must be an int >= 2\. Received: num_classes=1"),
+        (
+            {"input_shape": (8, 8)},
+            r"`input_shape` must be `\(height, width, channels\)`",
+        ),
+        (
+            {"num_classes": 1},
+            r"`num_classes` must be an int >= 2\. Received: num_classes=1",
+        ),
         ({"optimizers": ["adamx"]}, r"`choices` must hold names"),
         ({"augment": "yes"}, r"`augment` must be a bool\. Received: augment='yes'"),
     ],
@@ -310,8 +368,14 @@ def test_hypermodel_fit_applies_batch_size_and_schedule(schedule):
     import tensorflow as tf
 
     hypermodel = tuning.ImageClassifierHyperModel((8, 8, 1), 10, augment=False, seed=0)
-    hp = _hp(batch_size=16, learning_rate_schedule=schedule, optimizer="sgd",
-             warmup_epochs=2, cyclical_step_epochs=2, cyclical_ratio=4)
+    hp = _hp(
+        batch_size=16,
+        learning_rate_schedule=schedule,
+        optimizer="sgd",
+        warmup_epochs=2,
+        cyclical_step_epochs=2,
+        cyclical_ratio=4,
+    )
     model = hypermodel.build(hp)
     rate = hp.get("sgd_learning_rate") * 16 / 32
     rng = np.random.default_rng(0)
@@ -341,8 +405,12 @@ def test_rebuilt_model_loads_a_checkpoint_with_its_optimizer_state(tmp_path, cho
     hp = _hp(optimizer=choice, batch_size=16)
     model = hypermodel.build(hp)
     rng = np.random.default_rng(0)
-    model.fit(rng.uniform(0, 255, (32, 8, 8, 1)), rng.integers(0, 10, 32),
-              batch_size=16, verbose=0)
+    model.fit(
+        rng.uniform(0, 255, (32, 8, 8, 1)),
+        rng.integers(0, 10, 32),
+        batch_size=16,
+        verbose=0,
+    )
     path = str(tmp_path / "checkpoint.weights.h5")
     model.save_weights(path)
     rebuilt = hypermodel.build(hp)
@@ -351,6 +419,9 @@ def test_rebuilt_model_loads_a_checkpoint_with_its_optimizer_state(tmp_path, cho
         rebuilt.load_weights(path)
     assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
     assert len(rebuilt.optimizer.variables) == len(model.optimizer.variables) > 2
-    for loaded, saved in zip(rebuilt.optimizer.variables, model.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded),
-                                      keras.ops.convert_to_numpy(saved))
+    for loaded, saved in zip(
+        rebuilt.optimizer.variables, model.optimizer.variables, strict=True
+    ):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(saved)
+        )
