@@ -44,13 +44,33 @@ NAN, INF = float("nan"), float("inf")
 
 
 def _public_objects():
-    """`(subpackage, name, object)` for every public callable."""
+    """`(subpackage, name, object)` for every public callable, once each.
+
+    An object exported from two subpackages (`LRFinder` from `schedules` and,
+    for compatibility, `callbacks`) is enrolled under its home, the subpackage
+    whose module defines it.
+    """
+    seen = set()
     for sub in SUBPACKAGES:
         module = importlib.import_module(f"keras_tricks.{sub}")
         for name in module.__all__:
             obj = getattr(module, name)
-            if callable(obj):
-                yield sub, name, obj
+            if not callable(obj) or id(obj) in seen:
+                continue
+            if _exported_by_home(obj, sub):
+                continue  # enrolled when the loop reaches its home
+            seen.add(id(obj))
+            yield sub, name, obj
+
+
+def _exported_by_home(obj, sub):
+    """Whether another subpackage, the one whose module defines `obj`, exports it."""
+    parts = getattr(obj, "__module__", "").split(".")
+    home = parts[1] if len(parts) > 1 and parts[0] == "keras_tricks" else None
+    if home in (sub, None) or home not in SUBPACKAGES:
+        return False
+    module = importlib.import_module(f"keras_tricks.{home}")
+    return getattr(module, obj.__name__, None) is obj
 
 
 def _signature_parameters(obj):

@@ -3,7 +3,8 @@
 Each is a `keras.optimizers.Optimizer` written with `keras.ops`, registered
 under the package `keras_tricks`, so a saved `.keras` model with its optimizer
 loads without `custom_objects`. `get(name)` finds one by name and
-`list_optimizers()` lists the names.
+`list_optimizers()` lists the names. `FineTuneOptimizer` wraps one of them (or
+any Keras optimizer) to train pretrained layers at a fraction of the rate.
 
 All take sparse gradients (`IndexedSlices`, as an `Embedding` gives; the result
 is that of the dense gradient), float16 and bfloat16 variables (updated in
@@ -20,6 +21,7 @@ from keras_tricks.optimizers.adainject import (
 )
 from keras_tricks.optimizers.angulargrad import AngularGrad
 from keras_tricks.optimizers.diffgrad import DiffGrad
+from keras_tricks.optimizers.fine_tune import FineTuneOptimizer
 from keras_tricks.optimizers.radam import RAdam
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "AngularGrad",
     "DiffGrad",
     "DiffGradInject",
+    "FineTuneOptimizer",
     "RAdam",
     "RAdamInject",
     "get",

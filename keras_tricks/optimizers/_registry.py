@@ -6,6 +6,7 @@ package's `__all__`.
 """
 
 import importlib
+import inspect
 
 import keras
 
@@ -13,14 +14,23 @@ from keras_tricks._checks import check_choice
 
 
 def optimizer_classes():
-    """`{lower-case name: class}` of every optimizer class the package exports."""
+    """`{lower-case name: class}` of every optimizer the package exports that a
+    name alone can build (wrappers such as `FineTuneOptimizer` are left out)."""
     package = importlib.import_module("keras_tricks.optimizers")
     exported = (getattr(package, name) for name in package.__all__)
     return {
         cls.__name__.lower(): cls
         for cls in exported
-        if isinstance(cls, type) and issubclass(cls, keras.optimizers.Optimizer)
+        if isinstance(cls, type)
+        and issubclass(cls, keras.optimizers.Optimizer)
+        and not wraps_an_optimizer(cls)
     }
+
+
+def wraps_an_optimizer(cls):
+    """Whether `cls` is a wrapper: its constructor requires another `optimizer`."""
+    parameter = inspect.signature(cls.__init__).parameters.get("optimizer")
+    return parameter is not None and parameter.default is inspect.Parameter.empty
 
 
 # Keras's own optimizers that a name alone can build, keyed by lower-case class
