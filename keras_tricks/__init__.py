@@ -5,7 +5,7 @@ registered with Keras under the package name ``keras_tricks`` and a saved
 ``.keras`` model that uses one loads with no ``custom_objects``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from keras_tricks import (  # noqa: E402
     augment,

@@ -43,11 +43,6 @@ def _docs_version():
     return match.group(1)
 
 
-@pytest.mark.xfail(
-    keras_tricks.__version__ == "0.1.0",
-    reason="0.2.0 is this session's: the merge sets __version__ and docs/index.md",
-    strict=True,
-)
 def test_package_changelog_and_docs_give_one_version():
     assert setup_cfg_version() == "attr: keras_tricks.__version__"
     assert keras_tricks.__version__ == _changelog_version() == _docs_version()
