@@ -27,10 +27,14 @@ PACKAGE = pathlib.Path(augment.__file__).parent
 
 
 def _called_ops():
-    """Every ``ops.<name>``, ``ops.image.<name>`` and ``ops.random.<name>`` the package calls."""
+    """Every ``ops.<name>``, ``ops.image.<name>`` and ``ops.random.<name>`` the package calls.
+
+    ``o.<name>`` too: ``_sampling`` takes the namespace as ``o``.
+    """
     names = set()
+    pattern = r"\b(?:ops|o)\.((?:image\.|random\.)?[a-z_0-9]+)\("
     for path in PACKAGE.glob("*.py"):
-        names |= set(re.findall(r"\bops\.((?:image\.|random\.)?[a-z_0-9]+)\(", path.read_text()))
+        names |= set(re.findall(pattern, path.read_text()))
     return sorted(names)
 
 
@@ -42,7 +46,7 @@ def _lookup(namespace, dotted):
 
 def test_the_scan_finds_the_ops_the_layers_call():
     called = _called_ops()
-    for name in ("stack", "cast", "image.affine_transform", "random.uniform", "random.normal"):
+    for name in ("stack", "cast", "floor", "image.map_coordinates", "random.uniform", "random.normal"):
         assert name in called, called
 
 
