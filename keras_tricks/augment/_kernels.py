@@ -23,7 +23,9 @@ def use_tensorflow():
 
 
 # -- projective resample (RandomAffine) ---------------------------------------
-def projective_resample_reference(images, transforms, interpolation, fill_mode, fill_value):
+def projective_resample_reference(
+    images, transforms, interpolation, fill_mode, fill_value
+):
     """The sampling of ``ImageProjectiveTransformV3``, with ``keras.ops.image.map_coordinates``.
 
     Not ``keras.ops.image.affine_transform``: on JAX and PyTorch it reads only
@@ -45,17 +47,28 @@ def projective_resample_reference(images, transforms, interpolation, fill_mode, 
     x = _sampling.map_coordinate(ops, x, ops.cast(width, "float32"), fill_mode)
     y = _sampling.map_coordinate(ops, y, ops.cast(height, "float32"), fill_mode)
     full = (batch, height, width, channels)
-    b = ops.broadcast_to(ops.cast(ops.arange(batch), "float32")[:, None, None, None], full)
+    b = ops.broadcast_to(
+        ops.cast(ops.arange(batch), "float32")[:, None, None, None], full
+    )
     c = ops.broadcast_to(ops.cast(ops.arange(channels), "float32"), full)
     coordinates = ops.stack(
-        [b, ops.broadcast_to(y[..., None], full), ops.broadcast_to(x[..., None], full), c]
+        [
+            b,
+            ops.broadcast_to(y[..., None], full),
+            ops.broadcast_to(x[..., None], full),
+            c,
+        ]
     )
     order = 1 if interpolation == "bilinear" else 0
     # Mapped into the image above, except for "constant": no other mode is
     # left for map_coordinates but its own "nearest" at the last pixel.
     mode = "constant" if fill_mode == "constant" else "nearest"
-    out = ops.image.map_coordinates(images, coordinates, order, fill_mode=mode, fill_value=fill_value)
-    return ops.where((projection == 0.0)[..., None], ops.cast(fill_value, out.dtype), out)
+    out = ops.image.map_coordinates(
+        images, coordinates, order, fill_mode=mode, fill_value=fill_value
+    )
+    return ops.where(
+        (projection == 0.0)[..., None], ops.cast(fill_value, out.dtype), out
+    )
 
 
 projective_resample_tensorflow = _tf_kernels.projective_resample
@@ -67,13 +80,17 @@ def projective_resample(images, transforms, interpolation, fill_mode, fill_value
     See ``_tf_kernels.projective_resample`` for the arguments.
     """
     kernel = (
-        projective_resample_tensorflow if use_tensorflow() else projective_resample_reference
+        projective_resample_tensorflow
+        if use_tensorflow()
+        else projective_resample_reference
     )
     return kernel(images, transforms, interpolation, fill_mode, fill_value)
 
 
 # -- colour transform (RandomPhotometric) -------------------------------------
-def colour_transform_reference(images, linear, offset, low, high, diagonal, clip, keep=None):
+def colour_transform_reference(
+    images, linear, offset, low, high, diagonal, clip, keep=None
+):
     """``linear @ x + offset`` per pixel, optionally clipped, with ``keras.ops``."""
     if diagonal:
         out = images * linear[:, None, None, :] + offset[:, None, None, :]
@@ -88,7 +105,9 @@ colour_transform_tensorflow = _tf_kernels.colour_transform
 
 def colour_transform(images, linear, offset, low, high, diagonal, clip, keep=None):
     """Per image, an affine map of each pixel's colour (see ``_tf_kernels.colour_transform``)."""
-    kernel = colour_transform_tensorflow if use_tensorflow() else colour_transform_reference
+    kernel = (
+        colour_transform_tensorflow if use_tensorflow() else colour_transform_reference
+    )
     return kernel(images, linear, offset, low, high, diagonal, clip, keep)
 
 
@@ -107,10 +126,17 @@ def crop_resample_reference(images, transforms, height, width, interpolation):
     x = t[:, 0] * cols + t[:, 2]  # (B, H, W)
     y = t[:, 4] * rows + t[:, 5]
     full = (batch, height, width, channels)
-    b = ops.broadcast_to(ops.cast(ops.arange(batch), "float32")[:, None, None, None], full)
+    b = ops.broadcast_to(
+        ops.cast(ops.arange(batch), "float32")[:, None, None, None], full
+    )
     c = ops.broadcast_to(ops.arange(channels, dtype="float32"), full)
     coordinates = ops.stack(
-        [b, ops.broadcast_to(y[..., None], full), ops.broadcast_to(x[..., None], full), c]
+        [
+            b,
+            ops.broadcast_to(y[..., None], full),
+            ops.broadcast_to(x[..., None], full),
+            c,
+        ]
     )
     order = 1 if interpolation == "bilinear" else 0
     return ops.image.map_coordinates(images, coordinates, order, fill_mode="nearest")

@@ -104,7 +104,10 @@ def tensorflow_scope():
 
 def uses_tensorflow():
     """Whether :data:`ops` computes with TensorFlow now: the one test for the TF kernels."""
-    return keras.backend.backend() == "tensorflow" or getattr(_STATE, "namespace", None) is not None
+    return (
+        keras.backend.backend() == "tensorflow"
+        or getattr(_STATE, "namespace", None) is not None
+    )
 
 
 def in_foreign_tensorflow_graph(sample):

@@ -1,6 +1,5 @@
 """Shared base for the per-pixel layers that take `value_range` and `probability`."""
 
-import keras
 
 from keras_tricks import _checks
 from keras_tricks.augment import _base

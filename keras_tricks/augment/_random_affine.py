@@ -98,7 +98,9 @@ class RandomAffine(_base.AugmentationLayer):
         `affine_transform` does (`ImageProjectiveTransformV3` computes each
         pixel's source once per channel and has no XLA kernel), so the layer
         is about twice as fast on the CPU and works in a model compiled with
-        `jit_compile=True`; other backends call `affine_transform`.
+        `jit_compile=True`. JAX and PyTorch sample the same points with
+        `keras.ops.image.map_coordinates` (their `affine_transform` drops the
+        perspective terms), and switch to TensorFlow inside `tf.data`.
 
     Reference:
     - [Hartley & Zisserman, Multiple View Geometry, ch. 2](https://www.robots.ox.ac.uk/~vgg/hzbook/)

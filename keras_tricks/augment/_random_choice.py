@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_tricks import _checks, _serialization
+from keras_tricks import _serialization
 from keras_tricks.augment import _base, _composition
 from keras_tricks.augment._ops import ops
 

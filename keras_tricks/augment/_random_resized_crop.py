@@ -61,9 +61,10 @@ class RandomResizedCrop(_base.AugmentationLayer):
 
     Note:
         Crop boxes are continuous, not rounded to whole pixels. On TensorFlow
-        the resample runs in `tf.raw_ops.ImageProjectiveTransformV3`; other
-        backends use `keras.ops.image.map_coordinates` with the same
-        sampling points (a test checks they agree). That op has no XLA
+        (and in `tf.data` on any backend) the resample runs in
+        `tf.raw_ops.ImageProjectiveTransformV3`; JAX and PyTorch use
+        `keras.ops.image.map_coordinates` with the same sampling points (a
+        test checks they agree). That op has no XLA
         kernel, so the layer sets `supports_jit = False`, as Keras's
         `RandomCrop` and `RandomRotation` do: a model holding it is
         compiled without XLA (`jit_compile="auto"` resolves to `False`,

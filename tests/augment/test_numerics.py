@@ -104,6 +104,37 @@ def test_fused_equals_numpy_reference_and_composition():
     np.testing.assert_allclose(x[0, 3:-3, 3:-3], fused[3:-3, 3:-3], atol=0.05)
 
 
+def _numpy_projective(image, matrix):
+    """Float64 reference: output pixel (x, y) reads the input at M (x, y, 1), divided
+    by its third coordinate (Hartley & Zisserman, ch. 2); bilinear, zero outside."""
+    h, w, _ = image.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype("float64")
+    src = np.tensordot(matrix.astype("float64"), np.stack([xs, ys, np.ones_like(xs)]), axes=1)
+    sx, sy = src[0] / src[2], src[1] / src[2]
+    x0, y0 = np.floor(sx), np.floor(sy)
+    out = 0
+    for dy, wy in ((0, 1 - (sy - y0)), (1, sy - y0)):
+        for dx, wx in ((0, 1 - (sx - x0)), (1, sx - x0)):
+            xi, yi = (x0 + dx).astype(int), (y0 + dy).astype(int)
+            inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+            pixels = image[np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)] * inside[..., None]
+            out = out + (wy * wx)[..., None] * pixels
+    return out
+
+
+@pytest.mark.backends
+def test_perspective_is_applied_on_every_backend():
+    # keras.ops.image.affine_transform drops the projective terms on JAX and
+    # PyTorch, where RandomAffine(perspective=...) used to be a plain affine warp.
+    image = _smooth_image()[None]
+    layer = augment.RandomAffine(fill_mode="constant")
+    t = _zero_affine(perspective_x=0.2, perspective_y=-0.15, rotation=10.0)
+    out = np.asarray(keras.ops.convert_to_numpy(layer.transform_images(image, t)))[0]
+    matrix = np.asarray(keras.ops.convert_to_numpy(layer.transform_matrices(t, 16, 16)))[0]
+    assert abs(matrix[2, 0]) > 0.01 and abs(matrix[2, 1]) > 0.01  # a projective map
+    np.testing.assert_allclose(out, _numpy_projective(image[0], matrix), atol=1e-4)
+
+
 def test_matrix_equals_product_of_single_matrices():
     layer = augment.RandomAffine()
     params = dict(rotation=25.0, zoom=0.9, shear_x=5.0, translation_x=0.1, flip_vertical=1)

@@ -46,7 +46,14 @@ def _lookup(namespace, dotted):
 
 def test_the_scan_finds_the_ops_the_layers_call():
     called = _called_ops()
-    for name in ("stack", "cast", "floor", "image.map_coordinates", "random.uniform", "random.normal"):
+    for name in (
+        "stack",
+        "cast",
+        "floor",
+        "image.map_coordinates",
+        "random.uniform",
+        "random.normal",
+    ):
         assert name in called, called
 
 
@@ -85,7 +92,9 @@ def test_keras_seed_generator_takes_a_tensorflow_backend_and_advances_in_a_graph
     # module.Variable, a TensorFlow variable here, advanced by each draw.
     generator = _ops.TensorFlowSeed(7).generator()
     assert tf.is_tensor(tf.convert_to_tensor(generator.state.value))
-    draw = tf.function(lambda: _ops.tensorflow_ops().random.uniform((3,), seed=generator))
+    draw = tf.function(
+        lambda: _ops.tensorflow_ops().random.uniform((3,), seed=generator)
+    )
     first, second = draw().numpy(), draw().numpy()
     assert not np.array_equal(first, second)
     # The same seed draws the same stream again.

@@ -158,7 +158,9 @@ TF_DATA = dict(rtol=1e-4, atol=5e-3)
 
 @case("augment.tf_data.RandomAffine", **TF_DATA)
 def tf_data_affine():
-    return _mapped(augment.RandomAffine(horizontal_flip=True, rotation=20, zoom=0.2, seed=3))
+    return _mapped(
+        augment.RandomAffine(horizontal_flip=True, rotation=20, zoom=0.2, seed=3)
+    )
 
 
 @case("augment.tf_data.RandomPhotometric", **TF_DATA)
