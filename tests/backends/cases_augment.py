@@ -20,11 +20,11 @@ from keras_tricks import augment
 from tests.backends._cases import case
 from tests.helpers.backend import value_and_grads
 
-# Bilinear resampling: the source coordinates of a pixel come from a 3x3
-# matrix product in float32, computed in a different order by TF's kernel and
-# by each backend's affine_transform / map_coordinates; a last-bit difference
-# in a coordinate moves the output by up to (pixel step) * 1e-6 * size, so
-# images in [0, 1] agree to ~1e-5, not 1e-6.
+# Projective resampling: each pixel's source coordinates are a float32
+# division, computed in another order by TF's XLA kernel and by
+# map_coordinates on JAX, so a coordinate can differ in its last bit; outputs
+# in [0, 1] then differ by ~1e-6 and the gradients (up to ~2.5) by ~6e-6
+# (measured), above the default atol of 1e-6.
 RESAMPLE = dict(rtol=1e-4, atol=2e-5)
 
 
@@ -115,7 +115,7 @@ def photometric_random_order():
     return _transform_and_grads(layer, 0.2 + 0.6 * _images(), t)
 
 
-@case("augment.RandomResizedCrop.box", **RESAMPLE)
+@case("augment.RandomResizedCrop.box")
 def resized_crop_box():
     layer = augment.RandomResizedCrop(5, 4)
     t = {
@@ -124,7 +124,10 @@ def resized_crop_box():
         "crop_height": np.array([6.2, 9.0], "float32"),
         "crop_width": np.array([5.1, 10.0], "float32"),
     }
-    return _transform_and_grads(layer, _images(), t)
+    # Outputs only: TensorFlow's registered gradient of ImageProjectiveTransformV3
+    # warps the cotangent back with the inverse map, an approximation of the
+    # adjoint of the sampling that JAX and PyTorch differentiate exactly.
+    return {"output": layer.transform_images(_images(), t)}
 
 
 @case("augment.RandomResizedCrop.inference")
@@ -150,20 +153,16 @@ def _mapped(layer, shape=(4, 9, 11, 3)):
     return {f"batch_{i}": batch.numpy() for i, batch in enumerate(ds)}
 
 
-# The tf.data path runs TensorFlow's ops on every backend; only the
-# resampling kernel differs on TF itself (XLA, with the coordinate caveat
-# above), so these take the resampling tolerance scaled to [0, 255] images.
-TF_DATA = dict(rtol=1e-4, atol=5e-3)
-
-
-@case("augment.tf_data.RandomAffine", **TF_DATA)
+# The tf.data path runs the same TensorFlow ops on every backend: the
+# default float32 tolerance (they agree bit for bit here).
+@case("augment.tf_data.RandomAffine")
 def tf_data_affine():
     return _mapped(
         augment.RandomAffine(horizontal_flip=True, rotation=20, zoom=0.2, seed=3)
     )
 
 
-@case("augment.tf_data.RandomPhotometric", **TF_DATA)
+@case("augment.tf_data.RandomPhotometric")
 def tf_data_photometric():
     layer = augment.RandomPhotometric(
         brightness=0.2, contrast=0.3, saturation=0.3, hue=0.05, gamma=0.3,
@@ -172,12 +171,12 @@ def tf_data_photometric():
     return _mapped(layer)
 
 
-@case("augment.tf_data.RandomResizedCrop", **TF_DATA)
+@case("augment.tf_data.RandomResizedCrop")
 def tf_data_resized_crop():
     return _mapped(augment.RandomResizedCrop(6, 5, seed=5))
 
 
-@case("augment.tf_data.RandomChoice", **TF_DATA)
+@case("augment.tf_data.RandomChoice")
 def tf_data_choice():
     layer = augment.RandomChoice(
         [augment.RandomGaussianNoise(0.1, seed=6), augment.RandomSaltAndPepper(0.2, seed=7),
