@@ -122,7 +122,7 @@ def crop_resample_reference(images, transforms, height, width, interpolation):
     batch, channels = shape[0], images.shape[-1]
     rows = ops.arange(height, dtype="float32")[:, None]
     cols = ops.arange(width, dtype="float32")[None, :]
-    t = transforms[:, :, None, None]
+    t = ops.cast(transforms, "float32")[:, :, None, None]
     x = t[:, 0] * cols + t[:, 2]  # (B, H, W)
     y = t[:, 4] * rows + t[:, 5]
     full = (batch, height, width, channels)
