@@ -25,9 +25,10 @@ What every layer shares, whatever the subclass:
 """
 
 import keras
-from keras import ops
 
 from keras_tricks import _checks
+from keras_tricks.augment import _ops
+from keras_tricks.augment._ops import ops
 
 IMAGES = "images"
 MASKS = "segmentation_masks"
@@ -71,7 +72,8 @@ def assert_dims_equal(first, second, pairs, message):
     Where both sizes are known the check is made now and fails with a
     ``ValueError``; where one is unknown (a ``tf.data`` map, a ``None`` axis
     in a model) a TensorFlow assertion checks it when the graph runs, and
-    ``second`` is returned tied to it. Other backends trace with known shapes.
+    ``second`` is returned tied to it. Other backends trace with known shapes
+    (and in a ``tf.data`` map the layers compute with TensorFlow on any backend).
     """
     unknown = []
     for i, j in pairs:
@@ -81,7 +83,7 @@ def assert_dims_equal(first, second, pairs, message):
                 raise ValueError(message)
         else:
             unknown.append((i, j))
-    if not unknown or keras.backend.backend() != "tensorflow":
+    if not unknown or not _ops.uses_tensorflow():
         return second
     import tensorflow as tf
 
@@ -96,23 +98,69 @@ def assert_dims_equal(first, second, pairs, message):
         return tf.identity(second)
 
 
-class AugmentationLayer(keras.layers.Layer):
+def split(data):
+    """``data`` -> ``(dict or None, images)``: a dict input's copy and its images, or ``(None, data)``.
+
+    What other modules of ``keras_tricks.augment`` may use to read a layer's
+    input: a dict must have an ``images`` entry (``ValueError`` otherwise).
+    """
+    if isinstance(data, dict):
+        if IMAGES not in data:
+            raise ValueError(
+                "A dict input needs an `images` entry. "
+                f"Received: inputs.keys()={sorted(data)}"
+            )
+        return dict(data), data[IMAGES]
+    return None, data
+
+
+class DataPipelineLayer(keras.layers.Layer):
+    """A random layer that also runs in a ``tf.data`` pipeline on every backend.
+
+    Called in a TensorFlow graph while Keras runs JAX or PyTorch (a
+    ``tf.data`` ``map``), it computes its ``call`` with TensorFlow's ops
+    (see ``_ops``) and draws from a TensorFlow copy of its seed state;
+    everywhere else it is a plain Keras layer. Subclasses draw random
+    numbers with ``seed=self._random_seed()``.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        if seed is not None:
+            seed = _checks.check_int("seed", seed)
+        super().__init__(**kwargs)
+        self.seed = seed
+        self._seed_generator = keras.random.SeedGenerator(seed)
+        self._tensorflow_seed = _ops.TensorFlowSeed(seed)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if not _ops.in_foreign_tensorflow_graph(keras.tree.flatten(inputs)[0]):
+            return super().__call__(inputs, *args, **kwargs)
+        with _ops.tensorflow_scope():
+            # Keras's __call__ would convert the inputs to the backend's
+            # tensors, which a TensorFlow graph cannot hold: call directly.
+            inputs = keras.tree.map_structure(ops.convert_to_tensor, inputs)
+            return self.call(inputs, *args, **kwargs)
+
+    def _random_seed(self):
+        """The seed generator for this call: a TensorFlow one inside ``tf.data`` on other backends."""
+        if _ops.uses_tensorflow() and keras.backend.backend() != "tensorflow":
+            return self._tensorflow_seed.generator()
+        return self._seed_generator
+
+
+class AugmentationLayer(DataPipelineLayer):
     """Shared plumbing; not public. See the module docstring."""
 
     _GEOMETRIC = False
 
     def __init__(self, data_format=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         if data_format is None:
             data_format = keras.config.image_data_format()
         _checks.check_choice(
             "data_format", data_format, ("channels_last", "channels_first")
         )
         self.data_format = data_format
-        if seed is not None:
-            seed = _checks.check_int("seed", seed)
-        self.seed = seed
-        self._seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = False
 
     # -- layout helpers -------------------------------------------------------
@@ -136,17 +184,6 @@ class AugmentationLayer(keras.layers.Layer):
 
         return x, undo
 
-    @staticmethod
-    def _split(data):
-        if isinstance(data, dict):
-            if IMAGES not in data:
-                raise ValueError(
-                    "A dict input needs an `images` entry. "
-                    f"Received: inputs.keys()={sorted(data)}"
-                )
-            return dict(data), data[IMAGES]
-        return None, data
-
     def _check_boxes(self, data):
         if self._GEOMETRIC and data is not None and BOXES in data:
             raise ValueError(
@@ -166,7 +203,7 @@ class AugmentationLayer(keras.layers.Layer):
         Returns:
             A dict of tensors whose first axis runs over the images.
         """
-        _, images = self._split(data)
+        _, images = split(data)
         x, _ = self._to_batch(ops.convert_to_tensor(images))
         shape = ops.shape(x)
         return self._draw(shape[0], shape[1], shape[2], x.shape[-1])
@@ -178,7 +215,7 @@ class AugmentationLayer(keras.layers.Layer):
 
     # -- Keras layer API ------------------------------------------------------
     def call(self, inputs, training=True):
-        data, images = self._split(inputs)
+        data, images = split(inputs)
         self._check_boxes(data)
         check_images_shape(images.shape)
         masks = None

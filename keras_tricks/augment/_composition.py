@@ -1,14 +1,14 @@
 """Per-image selection shared by RandomApply and RandomChoice."""
 
 import keras
-from keras import ops
 
 from keras_tricks.augment import _base
+from keras_tricks.augment._ops import ops
 
 
 def batch_size(inputs):
     """The number of images in ``inputs`` (1 for a single image) and whether batched."""
-    _, images = _base.AugmentationLayer._split(inputs)
+    _, images = _base.split(inputs)
     _base.check_images_shape(images.shape)
     batched = len(images.shape) == 4
     return (ops.shape(images)[0] if batched else 1), batched
@@ -52,13 +52,6 @@ def select(condition, chosen, other, batched, layer, argument, received):
             k: pick(k, chosen[k], other[k]) if k in other else chosen[k] for k in chosen
         }
     return pick("images", chosen, other)
-
-
-def serialize(layer):
-    """A nested layer's config, without its build state so it is the same before and after build."""
-    config = keras.saving.serialize_keras_object(layer)
-    config.pop("build_config", None)
-    return config
 
 
 def deserialize(config):

@@ -1,10 +1,9 @@
 """Shared base for the per-pixel layers that take `value_range` and `probability`."""
 
-import keras
-from keras import ops
 
 from keras_tricks import _checks
 from keras_tricks.augment import _base
+from keras_tricks.augment._ops import ops
 
 
 class PixelAugmentation(_base.AugmentationLayer):
@@ -31,7 +30,7 @@ class PixelAugmentation(_base.AugmentationLayer):
         """(B,) float: 1 where the image is augmented."""
         if not self._active() or self.probability == 0:
             return ops.zeros((batch,), "float32")
-        u = keras.random.uniform((batch,), seed=self._seed_generator)
+        u = ops.random.uniform((batch,), seed=self._random_seed())
         return ops.cast(u < self.probability, "float32")
 
     def _apply(self, images, transformation):

@@ -3,10 +3,10 @@
 import math
 
 import keras
-from keras import ops
 
 from keras_tricks import _checks
-from keras_tricks.augment import _base, _tf_kernels
+from keras_tricks.augment import _base, _kernels
+from keras_tricks.augment._ops import ops
 
 INTERPOLATIONS = ("bilinear", "nearest")
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -98,7 +98,9 @@ class RandomAffine(_base.AugmentationLayer):
         `affine_transform` does (`ImageProjectiveTransformV3` computes each
         pixel's source once per channel and has no XLA kernel), so the layer
         is about twice as fast on the CPU and works in a model compiled with
-        `jit_compile=True`; other backends call `affine_transform`.
+        `jit_compile=True`. JAX and PyTorch sample the same points with
+        `keras.ops.image.map_coordinates` (their `affine_transform` drops the
+        perspective terms), and switch to TensorFlow inside `tf.data`.
 
     Reference:
     - [Hartley & Zisserman, Multiple View Geometry, ch. 2](https://www.robots.ox.ac.uk/~vgg/hzbook/)
@@ -146,17 +148,17 @@ class RandomAffine(_base.AugmentationLayer):
 
     def _draw(self, batch, height, width, channels):
         shape = (batch,)
-        seed = self._seed_generator
+        seed = self._random_seed()
 
         def uniform(low, high):
             if low == high:
                 return ops.full(shape, low, "float32")
-            return keras.random.uniform(shape, low, high, seed=seed)
+            return ops.random.uniform(shape, low, high, seed=seed)
 
         def coin(enabled):
             if not enabled:
                 return ops.zeros(shape, "float32")
-            return ops.cast(keras.random.uniform(shape, seed=seed) < 0.5, "float32")
+            return ops.cast(ops.random.uniform(shape, seed=seed) < 0.5, "float32")
 
         return {
             "flip_horizontal": coin(self.horizontal_flip),
@@ -228,24 +230,12 @@ class RandomAffine(_base.AugmentationLayer):
         matrix = ops.matmul(matrix, warp)
         return matrix / matrix[:, 2:3, 2:3]
 
-    def _resample(self, images, transformation, interpolation, fill_mode, fast=None):
+    def _resample(self, images, transformation, interpolation, fill_mode):
         shape = ops.shape(images)
         matrices = self.transform_matrices(transformation, shape[1], shape[2])
         flat = ops.reshape(matrices, (-1, 9))[:, :8]
-        if fast is None:
-            fast = keras.backend.backend() == "tensorflow"
-        if fast:
-            # The same sampling as below, as one XLA loop (see _tf_kernels).
-            return _tf_kernels.projective_resample(
-                images, flat, interpolation, fill_mode, self.fill_value
-            )
-        return ops.image.affine_transform(
-            images,
-            flat,
-            interpolation=interpolation,
-            fill_mode=fill_mode,
-            fill_value=self.fill_value,
-            data_format="channels_last",
+        return _kernels.projective_resample(
+            images, flat, interpolation, fill_mode, self.fill_value
         )
 
     def _apply(self, images, transformation):

@@ -2,12 +2,13 @@
 
 import keras
 
-from keras_tricks import _checks
-from keras_tricks.augment import _composition
+from keras_tricks import _checks, _serialization
+from keras_tricks.augment import _base, _composition
+from keras_tricks.augment._ops import ops
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
-class RandomApply(keras.layers.Layer):
+class RandomApply(_base.DataPipelineLayer):
     """Apply `layer` to each image with probability `rate`, else pass it through.
 
     The decision is drawn per image. `layer` runs on the whole batch and its
@@ -52,13 +53,9 @@ class RandomApply(keras.layers.Layer):
                 f"`layer` must be a Keras layer. Received: layer={layer!r}"
             )
         _checks.check_probability("rate", rate)
-        if seed is not None:
-            _checks.check_int("seed", seed)
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.layer = layer
         self.rate = rate
-        self.seed = seed
-        self._seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
         if not self.layer.built:
@@ -70,7 +67,7 @@ class RandomApply(keras.layers.Layer):
         if not training:
             return inputs
         outputs = self.layer(inputs, training=True)
-        chosen = keras.random.uniform((batch,), seed=self._seed_generator) < self.rate
+        chosen = ops.random.uniform((batch,), seed=self._random_seed()) < self.rate
         return _composition.select(chosen, outputs, inputs, batched, self.layer, "layer", "layer")
 
     def compute_output_shape(self, input_shape):
@@ -80,7 +77,7 @@ class RandomApply(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "layer": _composition.serialize(self.layer),
+                "layer": _serialization.nested_config(self.layer),
                 "rate": self.rate,
                 "seed": self.seed,
             }

@@ -1,14 +1,14 @@
 """RandomChoice: apply one layer, picked at random per image, from a list."""
 
 import keras
-from keras import ops
 
-from keras_tricks import _checks
-from keras_tricks.augment import _composition
+from keras_tricks import _serialization
+from keras_tricks.augment import _base, _composition
+from keras_tricks.augment._ops import ops
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
-class RandomChoice(keras.layers.Layer):
+class RandomChoice(_base.DataPipelineLayer):
     """Apply to each image one of `layers`, chosen uniformly at random per image.
 
     Every layer runs on the whole batch and each image keeps the output of
@@ -60,12 +60,8 @@ class RandomChoice(keras.layers.Layer):
                     "`layers` must be a non-empty list of Keras layers. "
                     f"Received: layers={layers!r}"
                 )
-        if seed is not None:
-            _checks.check_int("seed", seed)
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.layers = list(layers)
-        self.seed = seed
-        self._seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
         for layer in self.layers:
@@ -77,7 +73,7 @@ class RandomChoice(keras.layers.Layer):
         inputs = _composition.images_in(inputs, self.compute_dtype)
         if not training:
             return inputs
-        u = keras.random.uniform((batch,), seed=self._seed_generator)
+        u = ops.random.uniform((batch,), seed=self._random_seed())
         index = ops.minimum(
             ops.cast(ops.floor(u * len(self.layers)), "int32"), len(self.layers) - 1
         )
@@ -101,7 +97,7 @@ class RandomChoice(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "layers": [_composition.serialize(layer) for layer in self.layers],
+                "layers": [_serialization.nested_config(layer) for layer in self.layers],
                 "seed": self.seed,
             }
         )

@@ -1,9 +1,9 @@
 """RandomColorCast: a random shift per colour channel."""
 
 import keras
-from keras import ops
 
 from keras_tricks.augment import _base, _pixel_layer
+from keras_tricks.augment._ops import ops
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -62,8 +62,8 @@ class RandomColorCast(_pixel_layer.PixelAugmentation):
 
     def _draw(self, batch, height, width, channels):
         span = self._range[1] - self._range[0]
-        shift = keras.random.uniform(
-            (batch, channels), -self.factor, self.factor, seed=self._seed_generator
+        shift = ops.random.uniform(
+            (batch, channels), -self.factor, self.factor, seed=self._random_seed()
         )
         return {"applied": self._coin(batch), "shift": shift * span}
 

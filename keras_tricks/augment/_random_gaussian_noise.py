@@ -1,10 +1,10 @@
 """RandomGaussianNoise: additive Gaussian noise as a preprocessing layer."""
 
 import keras
-from keras import ops
 
 from keras_tricks import _checks
 from keras_tricks.augment import _pixel_layer
+from keras_tricks.augment._ops import ops
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -60,8 +60,8 @@ class RandomGaussianNoise(_pixel_layer.PixelAugmentation):
 
     def _augment(self, images, transformation):
         span = self._range[1] - self._range[0]
-        noise = keras.random.normal(
-            ops.shape(images), stddev=self.stddev * span, seed=self._seed_generator
+        noise = ops.random.normal(
+            ops.shape(images), stddev=self.stddev * span, seed=self._random_seed()
         )
         return images + noise
 

@@ -3,10 +3,10 @@
 import math
 
 import keras
-from keras import ops
 
 from keras_tricks import _checks
-from keras_tricks.augment import _base, _tf_kernels
+from keras_tricks.augment import _base, _kernels
+from keras_tricks.augment._ops import ops
 
 OPS = ("brightness", "contrast", "saturation", "hue", "color_cast", "gamma")
 _AFFINE_OPS = ("brightness", "contrast", "saturation", "hue", "color_cast")
@@ -143,7 +143,7 @@ class RandomPhotometric(_base.AugmentationLayer):
             )
 
     def _draw(self, batch, height, width, channels):
-        seed = self._seed_generator
+        seed = self._random_seed()
         span = self._range[1] - self._range[0]
 
         applied = []  # per enabled operation, (B,): whether the image gets it
@@ -151,8 +151,8 @@ class RandomPhotometric(_base.AugmentationLayer):
         def draw(name, shape, low, high, identity):
             if not self._enabled(name):
                 return ops.full(shape, identity, "float32")
-            value = keras.random.uniform(shape, low, high, seed=seed)
-            keep = keras.random.uniform(shape[:1], seed=seed) < self._probability[name]
+            value = ops.random.uniform(shape, low, high, seed=seed)
+            keep = ops.random.uniform(shape[:1], seed=seed) < self._probability[name]
             applied.append(keep)
             keep = ops.reshape(keep, (-1,) + (1,) * (len(shape) - 1))
             return ops.where(keep, value, identity)
@@ -173,7 +173,7 @@ class RandomPhotometric(_base.AugmentationLayer):
             "gamma": draw("gamma", b, 1 - self.gamma, 1 + self.gamma, 1.0),
         }
         if self.random_order:
-            keys = keras.random.uniform((batch, len(OPS)), seed=seed)
+            keys = ops.random.uniform((batch, len(OPS)), seed=seed)
             # The rank of each operation's key is its position in the order.
             order = ops.argsort(ops.argsort(keys, axis=-1), axis=-1)
         else:
@@ -256,7 +256,7 @@ class RandomPhotometric(_base.AugmentationLayer):
             total = ops.matmul(step, total)
         return total
 
-    def _apply(self, images, transformation, fast=None):
+    def _apply(self, images, transformation):
         t = {k: ops.convert_to_tensor(v) for k, v in transformation.items()}
         t = {k: (v if k == "order" else ops.cast(v, "float32")) for k, v in t.items()}
         channels = images.shape[-1]
@@ -271,8 +271,6 @@ class RandomPhotometric(_base.AugmentationLayer):
         needs_mean = self._enabled("contrast")
         # Without channel mixing the matrix is diagonal: one x * a + b.
         diagonal = not (self._enabled("saturation") or self._enabled("hue"))
-        if fast is None:
-            fast = keras.backend.backend() == "tensorflow"
 
         def affine_pass(x, first, last, clip, keep=None):
             mean = (
@@ -284,17 +282,9 @@ class RandomPhotometric(_base.AugmentationLayer):
             linear, offset = total[:, :channels, :channels], total[:, :channels, -1]
             if diagonal:
                 linear = ops.diagonal(linear, axis1=1, axis2=2)
-            if fast:  # the same maths as one XLA loop (see _tf_kernels)
-                return _tf_kernels.colour_transform(
-                    x, linear, offset, low, high, diagonal, clip, keep
-                )
-            y = x
-            if diagonal:
-                y = y * linear[:, None, None, :] + offset[:, None, None, :]
-            else:
-                y = ops.einsum("bhwc,bdc->bhwd", y, linear) + offset[:, None, None, :]
-            y = ops.clip(y, low, high) if clip else y
-            return y if keep is None else ops.where(keep[:, None, None, None], y, x)
+            return _kernels.colour_transform(
+                x, linear, offset, low, high, diagonal, clip, keep
+            )
 
         if not self._enabled("gamma"):
             return affine_pass(images, 0, length, clip=True, keep=keep)

@@ -3,10 +3,10 @@
 import math
 
 import keras
-from keras import ops
 
 from keras_tricks import _checks
-from keras_tricks.augment import _base
+from keras_tricks.augment import _base, _kernels
+from keras_tricks.augment._ops import ops
 
 _ATTEMPTS = 10
 
@@ -61,9 +61,10 @@ class RandomResizedCrop(_base.AugmentationLayer):
 
     Note:
         Crop boxes are continuous, not rounded to whole pixels. On TensorFlow
-        the resample runs in `tf.raw_ops.ImageProjectiveTransformV3`; other
-        backends use `keras.ops.image.map_coordinates` with the same
-        sampling points (a test checks they agree). That op has no XLA
+        (and in `tf.data` on any backend) the resample runs in
+        `tf.raw_ops.ImageProjectiveTransformV3`; JAX and PyTorch use
+        `keras.ops.image.map_coordinates` with the same sampling points (a
+        test checks they agree). That op has no XLA
         kernel, so the layer sets `supports_jit = False`, as Keras's
         `RandomCrop` and `RandomRotation` do: a model holding it is
         compiled without XLA (`jit_compile="auto"` resolves to `False`,
@@ -107,11 +108,11 @@ class RandomResizedCrop(_base.AugmentationLayer):
         self.interpolation = interpolation
 
     def _draw(self, batch, height, width, channels):
-        seed = self._seed_generator
+        seed = self._random_seed()
         h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
         shape = (batch, _ATTEMPTS)
-        area = keras.random.uniform(shape, *self._scale, seed=seed) * h * w
-        log_ratio = keras.random.uniform(
+        area = ops.random.uniform(shape, *self._scale, seed=seed) * h * w
+        log_ratio = ops.random.uniform(
             shape, math.log(self._ratio[0]), math.log(self._ratio[1]), seed=seed
         )
         ratio = ops.exp(log_ratio)
@@ -128,7 +129,7 @@ class RandomResizedCrop(_base.AugmentationLayer):
         fallback_h = ops.where(image_ratio < self._ratio[0], w / self._ratio[0], h)
         crop_w = ops.where(found, crop_w, fallback_w)
         crop_h = ops.where(found, crop_h, fallback_h)
-        u = keras.random.uniform((batch, 2), seed=seed)
+        u = ops.random.uniform((batch, 2), seed=seed)
         left = ops.where(found, u[:, 0] * (w - crop_w), (w - crop_w) / 2)
         top = ops.where(found, u[:, 1] * (h - crop_h), (h - crop_h) / 2)
         return {"top": top, "left": left, "crop_height": crop_h, "crop_width": crop_w}
@@ -148,42 +149,11 @@ class RandomResizedCrop(_base.AugmentationLayer):
             axis=-1,
         )  # fmt: skip
 
-    def _resample(self, images, transformation, interpolation, fast=None):
+    def _resample(self, images, transformation, interpolation):
         transforms = self.transform_matrices(transformation)
-        if fast is None:
-            fast = keras.backend.backend() == "tensorflow"
-        if fast:
-            import tensorflow as tf
-
-            return tf.raw_ops.ImageProjectiveTransformV3(
-                images=images,
-                transforms=transforms,
-                output_shape=[self.height, self.width],
-                fill_value=0.0,
-                interpolation=interpolation.upper(),
-                fill_mode="NEAREST",
-            )
-        return self._resample_portable(images, transforms, interpolation)
-
-    def _resample_portable(self, images, transforms, interpolation):
-        """The same sampling points through `keras.ops.image.map_coordinates`."""
-        shape = ops.shape(images)
-        batch, channels = shape[0], images.shape[-1]
-        rows = ops.arange(self.height, dtype="float32")[:, None]
-        cols = ops.arange(self.width, dtype="float32")[None, :]
-        t = transforms[:, :, None, None]
-        x = t[:, 0] * cols + t[:, 2]  # (B, H, W)
-        y = t[:, 4] * rows + t[:, 5]
-        full = (batch, self.height, self.width, channels)
-        b = ops.broadcast_to(
-            ops.cast(ops.arange(batch), "float32")[:, None, None, None], full
+        return _kernels.crop_resample(
+            images, transforms, self.height, self.width, interpolation
         )
-        c = ops.broadcast_to(ops.arange(channels, dtype="float32"), full)
-        coordinates = ops.stack(
-            [b, ops.broadcast_to(y[..., None], full), ops.broadcast_to(x[..., None], full), c]
-        )
-        order = 1 if interpolation == "bilinear" else 0
-        return ops.image.map_coordinates(images, coordinates, order, fill_mode="nearest")
 
     def _apply(self, images, transformation):
         return self._resample(images, transformation, self.interpolation)

@@ -1,10 +1,10 @@
 """RandomSaltAndPepper: impulse noise as a preprocessing layer."""
 
 import keras
-from keras import ops
 
 from keras_tricks import _checks
 from keras_tricks.augment import _pixel_layer
+from keras_tricks.augment._ops import ops
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -66,7 +66,7 @@ class RandomSaltAndPepper(_pixel_layer.PixelAugmentation):
     def _augment(self, images, transformation):
         shape = ops.shape(images)
         pixels = (shape[0], shape[1], shape[2], 1)
-        u = keras.random.uniform(pixels, seed=self._seed_generator)
+        u = ops.random.uniform(pixels, seed=self._random_seed())
         low, high = self._range
         salt = u < self.rate * self.salt_ratio
         pepper = ops.logical_and(u >= self.rate * self.salt_ratio, u < self.rate)

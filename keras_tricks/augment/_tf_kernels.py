@@ -15,6 +15,8 @@ outside the image per fill mode, the same bilinear weights and the same
 rounding for nearest interpolation.
 """
 
+from keras_tricks.augment import _ops, _sampling
+
 _KERNELS = {}
 
 
@@ -31,27 +33,6 @@ def _compiled(name, function):
     return _KERNELS[name]
 
 
-def _map_coordinate(tf, c, n, fill_mode):
-    """Input coordinates outside ``[0, n - 1]`` mapped back per fill mode."""
-    if fill_mode == "constant":
-        return c  # points outside read the fill value
-    if fill_mode == "nearest":
-        return tf.clip_by_value(c, 0.0, n - 1.0)
-    if fill_mode == "reflect":  # (d c b a | a b c d | d c b a)
-        period = 2.0 * n
-        below = period * tf.floor(-c / period) + c
-        below = tf.where(below < -n, below + period, -below - 1.0)
-        above = c - period * tf.floor(c / period)
-        above = tf.where(above >= n, period - above - 1.0, above)
-    else:  # "wrap": (a b c d | a b c d | a b c d)
-        size = tf.maximum(n - 1.0, 1.0)
-        below = c + n * (tf.floor(-c / size) + 1.0)
-        above = c - n * tf.floor(c / size)
-    c = tf.where(c < 0.0, below, tf.where(c > n - 1.0, above, c))
-    c = tf.where(n > 1.0, c, tf.zeros_like(c))
-    return tf.clip_by_value(c, 0.0, n - 1.0)
-
-
 def _resample(images, transforms, interpolation, fill_mode, fill_value):
     tf = _tf()
     shape = tf.shape(images)
@@ -63,8 +44,9 @@ def _resample(images, transforms, interpolation, fill_mode, fill_value):
     projection = t[:, 6] * cols + t[:, 7] * rows + 1.0
     x = (t[:, 0] * cols + t[:, 1] * rows + t[:, 2]) / projection
     y = (t[:, 3] * cols + t[:, 4] * rows + t[:, 5]) / projection
-    x = _map_coordinate(tf, x, w, fill_mode)
-    y = _map_coordinate(tf, y, h, fill_mode)
+    o = _ops.tensorflow_ops()
+    x = _sampling.map_coordinate(o, x, w, fill_mode)
+    y = _sampling.map_coordinate(o, y, h, fill_mode)
     flat = tf.reshape(images, (-1, channels))
     first = tf.range(batch)[:, None, None] * (height * width)
     fill = tf.cast(fill_value, images.dtype)
@@ -129,4 +111,20 @@ def colour_transform(images, linear, offset, low, high, diagonal, clip, keep=Non
     kernel = _compiled("colour", _colour)
     return kernel(
         images, linear, offset, float(low), float(high), bool(diagonal), bool(clip), keep
+    )
+
+
+def crop_resample(images, transforms, height, width, interpolation):
+    """``ImageProjectiveTransformV3`` to a ``(height, width)`` output, nearest fill.
+
+    Not compiled: the op has no XLA kernel (so ``RandomResizedCrop`` sets
+    ``supports_jit = False``), and as one op it already makes one pass.
+    """
+    return _tf().raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=transforms,
+        output_shape=[height, width],
+        fill_value=0.0,
+        interpolation=interpolation.upper(),
+        fill_mode="NEAREST",
     )

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from keras_tricks import augment
+from keras_tricks.augment import _kernels
 
 N = 4000  # draws for the distribution checks; 4 sigma of a fraction is ~0.03
 
@@ -103,6 +104,37 @@ def test_fused_equals_numpy_reference_and_composition():
     np.testing.assert_allclose(x[0, 3:-3, 3:-3], fused[3:-3, 3:-3], atol=0.05)
 
 
+def _numpy_projective(image, matrix):
+    """Float64 reference: output pixel (x, y) reads the input at M (x, y, 1), divided
+    by its third coordinate (Hartley & Zisserman, ch. 2); bilinear, zero outside."""
+    h, w, _ = image.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype("float64")
+    src = np.tensordot(matrix.astype("float64"), np.stack([xs, ys, np.ones_like(xs)]), axes=1)
+    sx, sy = src[0] / src[2], src[1] / src[2]
+    x0, y0 = np.floor(sx), np.floor(sy)
+    out = 0
+    for dy, wy in ((0, 1 - (sy - y0)), (1, sy - y0)):
+        for dx, wx in ((0, 1 - (sx - x0)), (1, sx - x0)):
+            xi, yi = (x0 + dx).astype(int), (y0 + dy).astype(int)
+            inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+            pixels = image[np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)] * inside[..., None]
+            out = out + (wy * wx)[..., None] * pixels
+    return out
+
+
+@pytest.mark.backends
+def test_perspective_is_applied_on_every_backend():
+    # keras.ops.image.affine_transform drops the projective terms on JAX and
+    # PyTorch, where RandomAffine(perspective=...) used to be a plain affine warp.
+    image = _smooth_image()[None]
+    layer = augment.RandomAffine(fill_mode="constant")
+    t = _zero_affine(perspective_x=0.2, perspective_y=-0.15, rotation=10.0)
+    out = np.asarray(keras.ops.convert_to_numpy(layer.transform_images(image, t)))[0]
+    matrix = np.asarray(keras.ops.convert_to_numpy(layer.transform_matrices(t, 16, 16)))[0]
+    assert abs(matrix[2, 0]) > 0.01 and abs(matrix[2, 1]) > 0.01  # a projective map
+    np.testing.assert_allclose(out, _numpy_projective(image[0], matrix), atol=1e-4)
+
+
 def test_matrix_equals_product_of_single_matrices():
     layer = augment.RandomAffine()
     params = dict(rotation=25.0, zoom=0.9, shear_x=5.0, translation_x=0.1, flip_vertical=1)
@@ -133,58 +165,99 @@ def test_affine_parameter_distributions():
 
 def test_resized_crop_area_and_ratio_in_range():
     layer = augment.RandomResizedCrop(8, 8, scale=(0.2, 0.6), ratio=(0.5, 2.0), seed=0)
-    t = {k: np.asarray(v) for k, v in layer.get_random_transformation(np.zeros((N, 40, 50, 1), "float32")).items()}
-    area = t["crop_height"] * t["crop_width"] / (40 * 50)
+    # A square image, so that the crops that do not fit (and are redrawn) are
+    # as often wide as tall and the log ratio stays symmetric about 0.
+    t = {k: np.asarray(v) for k, v in layer.get_random_transformation(np.zeros((N, 40, 40, 1), "float32")).items()}
+    area = t["crop_height"] * t["crop_width"] / (40 * 40)
     assert area.min() >= 0.2 - 1e-5 and area.max() <= 0.6 + 1e-5
     log_ratio = np.log(t["crop_width"] / t["crop_height"])
     assert log_ratio.min() >= math.log(0.5) - 1e-5 and log_ratio.max() <= math.log(2.0) + 1e-5
     assert abs(log_ratio.mean()) < 0.05  # log-uniform, symmetric about 0
-    assert (t["left"] >= 0).all() and (t["left"] + t["crop_width"] <= 50 + 1e-4).all()
+    assert (t["left"] >= 0).all() and (t["left"] + t["crop_width"] <= 40 + 1e-4).all()
     assert (t["top"] >= 0).all() and (t["top"] + t["crop_height"] <= 40 + 1e-4).all()
 
 
-def test_resized_crop_fast_path_equals_portable_path():
+def _numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_crop_kernel_tensorflow_equals_reference(interpolation):
+    # ImageProjectiveTransformV3 against keras.ops.image.map_coordinates at
+    # the same sampling points, on whatever backend runs the reference.
     x = np.random.default_rng(0).uniform(size=(4, 16, 20, 3)).astype("float32")
     layer = augment.RandomResizedCrop(12, 10, seed=0)
     t = layer.get_random_transformation(x)
-    fast = np.asarray(layer._resample(x, t, "bilinear", fast=True))
-    portable = np.asarray(layer._resample(x, t, "bilinear", fast=False))
-    np.testing.assert_allclose(fast, portable, atol=1e-5)
+    transforms = layer.transform_matrices(t)
+    args = (x, np.asarray(transforms), 12, 10, interpolation)
+    fast = _numpy(_kernels.crop_resample_tensorflow(*args))
+    reference = _numpy(_kernels.crop_resample_reference(*args))
+    np.testing.assert_allclose(fast, reference, atol=1e-5)
+
+
+def _affine_transforms(shape, seed=2):
+    """(B, 8) transforms with every RandomAffine parameter on, so points land outside on all sides."""
+    layer = augment.RandomAffine(
+        horizontal_flip=True, vertical_flip=True, rotation=40, zoom=(0.5, 1.6),
+        translation=0.3, shear=20, perspective=0.3, seed=seed,
+    )
+    t = layer.get_random_transformation(np.zeros(shape, "float32"))
+    matrices = _numpy(layer.transform_matrices(t, shape[1], shape[2]))
+    return matrices.reshape(-1, 9)[:, :8]
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
 @pytest.mark.parametrize("fill_mode", ["reflect", "wrap", "constant", "nearest"])
 @pytest.mark.parametrize("shape", [(4, 15, 21, 3), (2, 1, 9, 2)])
-def test_affine_fast_path_equals_portable_path(interpolation, fill_mode, shape):
-    # The TensorFlow path (an XLA kernel) against keras.ops.image.affine_transform,
-    # with every parameter on so points land outside the image on all sides.
+def test_projective_kernel_tensorflow_equals_reference(interpolation, fill_mode, shape):
+    # The XLA kernel against keras.ops.image.affine_transform.
     x = np.random.default_rng(0).uniform(0, 255, size=shape).astype("float32")
-    layer = augment.RandomAffine(
-        horizontal_flip=True, vertical_flip=True, rotation=40, zoom=(0.5, 1.6),
-        translation=0.3, shear=20, perspective=0.3, fill_value=7.0, seed=2,
-    )
-    t = layer.get_random_transformation(x)
-    fast = np.asarray(layer._resample(x, t, interpolation, fill_mode, fast=True))
-    portable = np.asarray(layer._resample(x, t, interpolation, fill_mode, fast=False))
-    np.testing.assert_allclose(fast, portable, atol=1e-3)
+    args = (x, _affine_transforms(shape), interpolation, fill_mode, 7.0)
+    fast = _numpy(_kernels.projective_resample_tensorflow(*args))
+    reference = _numpy(_kernels.projective_resample_reference(*args))
+    np.testing.assert_allclose(fast, reference, atol=1e-3)
 
 
+@pytest.mark.parametrize("diagonal", [True, False])
+@pytest.mark.parametrize("clip", [True, False])
+@pytest.mark.parametrize("keep", [None, [True, False, True]])
+def test_colour_kernel_tensorflow_equals_reference(diagonal, clip, keep):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 255, size=(3, 5, 6, 3)).astype("float32")
+    linear = rng.uniform(0.5, 1.5, size=(3, 3) if diagonal else (3, 3, 3)).astype("float32")
+    offset = rng.uniform(-40, 40, size=(3, 3)).astype("float32")
+    keep = None if keep is None else np.asarray(keep)
+    args = (x, linear, offset, 0.0, 255.0, diagonal, clip, keep)
+    fast = _numpy(_kernels.colour_transform_tensorflow(*args))
+    reference = _numpy(_kernels.colour_transform_reference(*args))
+    np.testing.assert_allclose(fast, reference, rtol=1e-6, atol=1e-3)
+    if keep is not None:  # the images left out come back as they were
+        np.testing.assert_array_equal(fast[1], x[1])
+
+
+@pytest.mark.tf_only  # the TensorFlow backend is where the layers pick the TF kernels
 @pytest.mark.parametrize(
-    "kwargs",
+    "name, kwargs",
     [
-        {"brightness": 0.3, "contrast": 0.5},  # diagonal colour matrix
-        {"saturation": 0.5, "hue": 0.2, "color_cast": 0.1, "contrast": 0.3},
-        {"brightness": 0.3, "contrast": 0.5, "gamma": 0.5, "random_order": True},
+        ("RandomPhotometric", {"brightness": 0.3, "contrast": 0.5}),  # diagonal colour matrix
+        ("RandomPhotometric", {"saturation": 0.5, "hue": 0.2, "color_cast": 0.1, "contrast": 0.3}),
+        ("RandomPhotometric", {"brightness": 0.3, "contrast": 0.5, "gamma": 0.5, "random_order": True}),
+        ("RandomAffine", {"rotation": 40, "zoom": 0.3, "shear": 10, "perspective": 0.2}),
+        ("RandomResizedCrop", {"height": 5, "width": 4}),
     ],
-)
-def test_photometric_fast_path_equals_portable_path(kwargs):
+)  # fmt: skip
+def test_layers_give_the_same_numbers_on_either_kernel(name, kwargs, monkeypatch):
+    # The one switch (_kernels.use_tensorflow) turned off: the whole layer,
+    # around its kernel, gives the numbers of the keras.ops reference path.
     x = np.random.default_rng(0).uniform(0, 255, size=(5, 6, 7, 3)).astype("float32")
-    layer = augment.RandomPhotometric(seed=1, **kwargs)
+    layer = getattr(augment, name)(seed=1, **kwargs)
     t = layer.get_random_transformation(x)
-    fast = np.asarray(layer._apply(x, t, fast=True))
-    portable = np.asarray(layer._apply(x, t, fast=False))
-    assert np.abs(fast - x).max() > 1  # the layer did something
-    np.testing.assert_allclose(fast, portable, atol=1e-3)
+    fast = _numpy(layer.transform_images(x, t))
+    monkeypatch.setattr(_kernels, "use_tensorflow", lambda: False)
+    reference = _numpy(layer.transform_images(x, t))
+    if fast.shape == x.shape:
+        assert np.abs(fast - x).max() > 1  # the layer did something
+    np.testing.assert_allclose(fast, reference, atol=1e-3)
 
 
 def test_resized_crop_is_a_crop_of_the_image():
