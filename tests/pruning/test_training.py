@@ -55,6 +55,7 @@ def test_mirrored_strategy_masks_identical_and_equal_to_single_device(strategy):
 
 
 
+@pytest.mark.backends
 def test_backup_and_restore_resumes_at_the_same_schedule_position(tmp_path):
     x, y = _data()
     # 4 steps per epoch; the schedule prunes at steps 0, 2, 4, 6, 8.
