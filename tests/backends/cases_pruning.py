@@ -20,10 +20,10 @@ def keep_largest_masks():
     }
 
 
-# Twelve SGD steps of a pruned model: the masks must be identical and the
-# weights agree to float32 round-off accumulated over the steps (the matmul
-# reductions of each backend sum in their own order), hence rtol 1e-4.
-@case("pruning.fit", rtol=1e-4, atol=1e-5)
+# Twelve momentum-SGD steps of a pruned model with four mask updates. On JAX
+# the wrapper masks in the forward pass rather than through the optimizer's
+# constraint; the kept weights must still follow the same path.
+@case("pruning.fit")
 def pruned_fit():
     rng = np.random.default_rng(5)
     base = keras.Sequential(
