@@ -110,7 +110,8 @@ def test_inside_a_keras_tuner_search(tmp_path):
     )
     assert len(tuner.oracle.trials) == 2
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no "Skipping variable loading for optimizer"
+        # no "Skipping variable loading for optimizer"
+        warnings.filterwarnings("error", message="Skipping variable loading")
         best = tuner.get_best_models(1)[0]
     assert wrappers(best)
     for mask, value in masks_and_weights(best):

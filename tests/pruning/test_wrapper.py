@@ -157,7 +157,10 @@ def test_pruned_weights_stay_exactly_zero_after_every_optimizer_step(name, make_
     variables = pruned.trainable_variables
     rng = np.random.default_rng(2)
     for _ in range(4):
-        grads = [rng.normal(size=v.shape).astype("float32") for v in variables]
+        grads = [
+            keras.ops.convert_to_tensor(rng.normal(size=v.shape).astype("float32"))
+            for v in variables
+        ]
         optimizer.apply(grads, variables)
         settle(pruned)  # on JAX, what the Pruning callback does at an epoch end
         for (mask, value), first in zip(masks_and_weights(pruned), masks, strict=True):
