@@ -90,7 +90,7 @@ def test_each_prunable_layer_reaches_the_schedule_sparsity(name):
     optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
     variables = pruned.trainable_variables
     for _ in range(2):
-        optimizer.apply([keras.ops.ones_like(v) for v in variables], variables)
+        optimizer.apply([keras.ops.ones(v.shape, v.dtype) for v in variables], variables)
     settle(pruned)  # on JAX, what the Pruning callback does at an epoch end
     for mask, value in masks_and_weights(pruned):
         assert (mask == 0).sum() == expected_zeros(mask.size, 0.6)
