@@ -6,6 +6,7 @@ wrapper and `prune_low_magnitude` to add it, `strip_pruning` to remove it,
 is `keras_tricks.callbacks.Pruning`.
 """
 
+from keras_tricks.pruning._clone import prune_low_magnitude, strip_pruning
 from keras_tricks.pruning._report import format_sparsity_report, sparsity_report
 from keras_tricks.pruning._schedules import (
     ConstantSparsity,
@@ -13,11 +14,7 @@ from keras_tricks.pruning._schedules import (
     PruningSchedule,
 )
 from keras_tricks.pruning._shrink import shrink
-from keras_tricks.pruning._wrapper import (
-    PruneLowMagnitude,
-    prune_low_magnitude,
-    strip_pruning,
-)
+from keras_tricks.pruning._wrapper import PruneLowMagnitude
 
 __all__ = [
     "ConstantSparsity",

@@ -20,7 +20,7 @@ def sparsity_report(model, print_fn=None):
 
     Counts every weight of rank >= 2 (kernels, embeddings; biases and
     normalization parameters are left out), whether the model is pruned,
-    stripped or dense, and prints a table when `print_fn` is given. Layers of
+    stripped or dense (a pruned weight counts as masked), and prints a table when `print_fn` is given. Layers of
     nested models are listed by path (`"encoder/dense"`).
 
     Args:
@@ -42,10 +42,13 @@ def sparsity_report(model, print_fn=None):
     for path, layer in _walk(model):
         pruned = isinstance(layer, PruneLowMagnitude)
         inner = layer.layer if pruned else layer
+        masks = {id(v): m for v, m in layer._mask_pairs()} if pruned else {}
         for variable in inner.weights:
             if len(variable.shape) < 2:
                 continue
             values = keras.ops.convert_to_numpy(variable)
+            if id(variable) in masks:  # on JAX a stored pruned weight may have drifted
+                values = values * keras.ops.convert_to_numpy(masks[id(variable)])
             zeros = int(values.size - np.count_nonzero(values))
             rows.append(
                 {

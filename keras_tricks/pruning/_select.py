@@ -23,12 +23,21 @@ _LOW_BINS = 1 << _HIGH_SHIFT
 
 
 def _top_k_mask(scores, keep):
-    """The same mask through `top_k` (float64 scores, where bits are 64 wide)."""
+    """The same mask through `top_k` (float64 scores, where bits are 64 wide).
+
+    Only the `keep`-th largest value is taken from `top_k`: backends break
+    its ties differently (PyTorch's does not keep the lower index), so ties
+    at that value go to the lower flat index here, as in `keep_largest`.
+    """
     flat = ops.reshape(scores, (-1,))
-    _, indices = ops.top_k(flat, keep, sorted=False)
-    ones = ops.ones(ops.shape(indices), dtype="int32")
-    mask = ops.scatter(ops.expand_dims(indices, -1), ones, ops.shape(flat))
-    return ops.reshape(ops.cast(mask, "bool"), ops.shape(scores))
+    values, _ = ops.top_k(flat, keep, sorted=False)
+    threshold = ops.min(values)
+    above = flat > threshold
+    equal = flat == threshold
+    needed = ops.cast(keep, "int32") - ops.sum(ops.cast(above, "int32"))
+    order = ops.cumsum(ops.cast(equal, "int32"))
+    mask = ops.logical_or(above, ops.logical_and(equal, order <= needed))
+    return ops.reshape(mask, ops.shape(scores))
 
 
 def _count_from_top(histogram):

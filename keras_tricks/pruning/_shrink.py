@@ -5,7 +5,7 @@ import copy
 import keras
 import numpy as np
 
-from keras_tricks.pruning._wrapper import (
+from keras_tricks.pruning._clone import (
     _check_plain_model,
     pruning_wrappers,
     strip_pruning,
@@ -66,17 +66,34 @@ def _channels_last(layer):
     return getattr(layer, "data_format", "channels_last") == "channels_last"
 
 
-def _per_channel_norm(layer):
-    """A normalization whose parameters and statistics are per channel."""
+def _normalization_groups(layer):
+    """How many groups a built GroupNormalization/InstanceNormalization of ours uses.
+
+    `None` for every other layer. Instance normalization is one group per
+    channel; a group normalization's `groups=-1` means one per channel too.
+    """
+    # TODO(lead): use keras_tricks.layers._interface.normalization_groups
     import keras_tricks.layers as kt_layers
 
     names = getattr(kt_layers, "__all__", [])
-    if "InstanceNormalization" in names and isinstance(
-        layer, kt_layers.InstanceNormalization
-    ):
-        return True
-    if "GroupNormalization" in names and isinstance(layer, kt_layers.GroupNormalization):
-        return layer.groups == -1 or getattr(layer, "_groups", None) == _channels(layer)
+    ours = tuple(
+        getattr(kt_layers, name)
+        for name in ("GroupNormalization", "InstanceNormalization")
+        if name in names
+    )
+    if not (ours and isinstance(layer, ours) and layer.built):
+        return None
+    return layer._groups
+
+
+def _per_channel_norm(layer):
+    """A normalization whose parameters and statistics are per channel."""
+    groups = _normalization_groups(layer)
+    if groups is not None:
+        channels = _channels(layer)
+        if channels is None:  # no gamma nor beta: count the input's channels
+            channels = int(layer.input.shape[-1])
+        return groups == channels
     if isinstance(layer, keras.layers.GroupNormalization):
         return layer.groups == _channels(layer)
     return False
@@ -285,6 +302,30 @@ def shrink(model, layers=None):
     Reference:
     - [Li et al., 2017, Pruning filters for efficient convnets](https://arxiv.org/abs/1608.08710)
     """
+    model = _flat_plain_model(model)
+    graph = _Graph(model)
+    out_keep, in_keep, feature_keep, bias_delta = {}, {}, {}, {}
+    for name in _candidates(graph, layers):
+        producer = graph.layers[name]
+        removed = _removable_units(producer)
+        if removed.size == 0:
+            continue
+        chain, consumer, feature_removed, delta = _plan_or_refuse(
+            model, graph, producer, removed
+        )
+        out_keep[name] = np.setdiff1d(np.arange(producer.kernel.shape[-1]), removed)
+        for chain_layer, removed_features in chain:
+            width = chain_layer.output.shape[-1]
+            feature_keep[chain_layer.name] = np.setdiff1d(np.arange(width), removed_features)
+        width = consumer.input.shape[-1]
+        in_keep[consumer.name] = np.setdiff1d(np.arange(width), feature_removed)
+        if delta is not None:
+            bias_delta[consumer.name] = delta
+    return _rebuild(model, out_keep, in_keep, feature_keep, bias_delta)
+
+
+def _flat_plain_model(model):
+    """`model` stripped of its pruning wrappers; refused unless flat Sequential/Functional."""
     if not isinstance(model, keras.Model):
         raise ValueError(f"`model` must be a Keras model. Received: model={model!r}")
     _check_plain_model(model)
@@ -295,45 +336,38 @@ def shrink(model, layers=None):
             "`model` holds a nested model; shrink follows a flat Sequential or "
             f"Functional model only. Received: model={model.name!r}"
         )
-    graph = _Graph(model)
-    names = [la.name for la in model.layers]
-    if layers is not None:
-        if isinstance(layers, str) or not hasattr(layers, "__iter__"):
-            raise ValueError(f"`layers` must be a list of names. Received: layers={layers!r}")
-        for name in layers:
-            if name not in names or not _is_producer(graph.layers[name]):
-                raise ValueError(
-                    f"`layers` must name Dense or convolution layers of the model; "
-                    f"{name!r} is not one. Received: layers={layers!r}"
-                )
-        candidates = list(layers)
-    else:
-        candidates = [n for n in names if _is_producer(graph.layers[n])]
-    out_keep, in_keep, feature_keep, bias_delta = {}, {}, {}, {}
-    for name in candidates:
-        producer = graph.layers[name]
-        removed = _removable_units(producer)
-        if removed.size == 0:
-            continue
-        try:
-            chain, consumer, feature_removed, constants = _plan(graph, producer, removed)
-            delta = _fold(consumer, feature_removed, constants)
-        except _Refusal as reason:
+    return model
+
+
+def _candidates(graph, layers):
+    """The names of the Dense/convolution layers to shrink: all, or `layers` checked."""
+    names = [la.name for la in graph.model.layers]
+    if layers is None:
+        return [n for n in names if _is_producer(graph.layers[n])]
+    if isinstance(layers, str) or not hasattr(layers, "__iter__"):
+        raise ValueError(f"`layers` must be a list of names. Received: layers={layers!r}")
+    for name in layers:
+        if name not in names or not _is_producer(graph.layers[name]):
             raise ValueError(
-                f"`model` cannot be shrunk at layer {name!r}, which has "
-                f"{removed.size} removable units: {reason}. Prune it with "
-                "granularity='weight', leave it out of unit pruning, or pass "
-                f"`layers=` without it. Received: model={model.name!r}"
-            ) from None
-        out_keep[name] = np.setdiff1d(np.arange(producer.kernel.shape[-1]), removed)
-        for chain_layer, removed_features in chain:
-            width = chain_layer.output.shape[-1]
-            feature_keep[chain_layer.name] = np.setdiff1d(np.arange(width), removed_features)
-        width = consumer.input.shape[-1]
-        in_keep[consumer.name] = np.setdiff1d(np.arange(width), feature_removed)
-        if delta is not None:
-            bias_delta[consumer.name] = delta
-    return _rebuild(model, out_keep, in_keep, feature_keep, bias_delta)
+                f"`layers` must name Dense or convolution layers of the model; "
+                f"{name!r} is not one. Received: layers={layers!r}"
+            )
+    return list(layers)
+
+
+def _plan_or_refuse(model, graph, producer, removed):
+    """`_plan` and `_fold` for `producer`, or the `ValueError` saying why not."""
+    try:
+        chain, consumer, feature_removed, constants = _plan(graph, producer, removed)
+        delta = _fold(consumer, feature_removed, constants)
+    except _Refusal as reason:
+        raise ValueError(
+            f"`model` cannot be shrunk at layer {producer.name!r}, which has "
+            f"{removed.size} removable units: {reason}. Prune it with "
+            "granularity='weight', leave it out of unit pruning, or pass "
+            f"`layers=` without it. Received: model={model.name!r}"
+        ) from None
+    return chain, consumer, feature_removed, delta
 
 
 def _rebuild(model, out_keep, in_keep, feature_keep, bias_delta):

@@ -1,4 +1,4 @@
-"""The pruning wrapper, and the functions that add and remove it."""
+"""The pruning wrapper: one layer, its masks, and how they are recomputed."""
 
 import numbers
 import warnings
@@ -7,84 +7,30 @@ import keras
 import numpy as np
 
 from keras_tricks import _checks
+from keras_tricks._serialization import nested_config
+from keras_tricks.pruning._kinds import (
+    UNIT_AXIS,
+    layer_kind,
+    prunable_variables,
+    unit_bias,
+)
 from keras_tricks.pruning._schedules import ConstantSparsity, PruningSchedule
 from keras_tricks.pruning._select import compile_function, keep_largest
 
 GRANULARITIES = ("weight", "unit")
 UNIT_NORMS = ("l1", "l2")
 
-# Kinds of layers whose whole output units can be ranked and removed, and the
-# kernel axis that indexes those units.
-_UNIT_AXIS = {
-    "dense": -1,
-    "conv": -1,
-    "conv_transpose": -2,
-    "separable": -1,
-    "embedding": -1,
-    "custom": -1,
-}
 
+def _optimizer_sees_masks():
+    """Whether a constraint can read a mask while the optimizer updates.
 
-def _layer_kind(layer):
-    """What part of `layer` can be pruned, as a short name, or `None`."""
-    if hasattr(layer, "get_prunable_weights"):
-        return "custom"
-    if isinstance(layer, keras.layers.Dense):
-        return "dense"
-    if isinstance(layer, keras.layers.EinsumDense):
-        return "einsum"
-    transposes = (
-        keras.layers.Conv1DTranspose,
-        keras.layers.Conv2DTranspose,
-        keras.layers.Conv3DTranspose,
-    )
-    if isinstance(layer, transposes):
-        return "conv_transpose"
-    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
-        return "separable"
-    if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)):
-        return "conv"
-    if isinstance(layer, keras.layers.Embedding):
-        return "embedding"
-    if isinstance(layer, keras.layers.MultiHeadAttention):
-        return "attention"
-    if isinstance(layer, keras.layers.Bidirectional):
-        return "bidirectional"
-    if isinstance(layer, keras.layers.RNN):
-        return "recurrent"  # the cell's kernel and recurrent kernel
-    return None
-
-
-def _cell_kernels(rnn):
-    cell = rnn.cell
-    names = ("kernel", "recurrent_kernel")
-    return [getattr(cell, n) for n in names if getattr(cell, n, None) is not None]
-
-
-def _prunable_variables(layer, kind):
-    """The variables of a built `layer` that pruning masks."""
-    if kind == "custom":
-        return list(layer.get_prunable_weights())
-    if kind in ("dense", "einsum", "conv", "conv_transpose"):
-        return [layer.kernel]
-    if kind == "separable":
-        return [layer.pointwise_kernel]
-    if kind == "embedding":
-        return [layer.embeddings]
-    if kind == "attention":
-        denses = (layer.query_dense, layer.key_dense, layer.value_dense)
-        return [d.kernel for d in denses] + [layer.output_dense.kernel]
-    if kind == "recurrent":
-        return _cell_kernels(layer)
-    if kind == "bidirectional":
-        return _cell_kernels(layer.forward_layer) + _cell_kernels(layer.backward_layer)
-    return []
-
-
-def _unit_bias(layer, kind):
-    if kind in ("dense", "conv", "conv_transpose", "separable") and layer.use_bias:
-        return layer.bias
-    return None
+    On JAX, `fit()` runs the optimizer with `stateless_apply`, whose scope
+    holds only the trainable and optimizer variables: a non-trainable mask has
+    no value there (`fit()` also purges the variables' own values), so a
+    constraint that reads it fails. There the wrapper masks in the forward
+    pass instead (see `PruneLowMagnitude.call`).
+    """
+    return keras.backend.backend() != "jax"
 
 
 class _MaskConstraint:
@@ -94,6 +40,7 @@ class _MaskConstraint:
     update, whatever the update rule (momentum, weight decay, ...), so the
     masked entries are exactly zero after every step. An existing constraint
     runs first. Never serialized: the wrapper sets it again at every build.
+    Not installed on JAX (see `_optimizer_sees_masks`).
     """
 
     def __init__(self, mask, inner=None):
@@ -155,6 +102,76 @@ class _Compiled:
         self.function = function
 
 
+def _check_layer(layer):
+    """The kind of `layer` (see `_kinds`); a clear error for anything unprunable."""
+    if isinstance(layer, keras.Model):
+        raise ValueError(
+            "`layer` must be a layer, not a model: pass models to "
+            f"`prune_low_magnitude`. Received: layer={layer.name!r}"
+        )
+    if not isinstance(layer, keras.layers.Layer):
+        raise ValueError(f"`layer` must be a Keras layer. Received: layer={layer!r}")
+    kind = layer_kind(layer)
+    if kind is None:
+        raise ValueError(
+            f"`layer` has no weights that keras_tricks knows how to prune "
+            f"({type(layer).__name__}). Prunable: Dense, EinsumDense, "
+            "Conv1D/2D/3D and their transposes, SeparableConv1D/2D, Embedding, "
+            "MultiHeadAttention, recurrent layers; a custom layer opts in by "
+            "defining `get_prunable_weights()`. "
+            f"Received: layer={layer.name!r}"
+        )
+    return kind
+
+
+def _check_schedule(pruning_schedule):
+    """`pruning_schedule` as a `PruningSchedule` (the default, or from a config)."""
+    if pruning_schedule is None:
+        return ConstantSparsity(0.5, begin_step=0)
+    if isinstance(pruning_schedule, dict):
+        pruning_schedule = keras.saving.deserialize_keras_object(pruning_schedule)
+    if not isinstance(pruning_schedule, PruningSchedule):
+        raise ValueError(
+            "`pruning_schedule` must be a keras_tricks.pruning schedule. "
+            f"Received: pruning_schedule={pruning_schedule!r}"
+        )
+    return pruning_schedule
+
+
+def _check_unit_granularity(layer, kind, granularity):
+    if granularity == "unit" and kind not in UNIT_AXIS:
+        raise ValueError(
+            f"`granularity` 'unit' is not defined for {type(layer).__name__}; "
+            "use granularity='weight'. Received: granularity='unit'"
+        )
+
+
+def _is_positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_block_size(block_size, granularity):
+    """`None`, or `block_size` as a tuple of two positive ints (needs "weight")."""
+    if block_size is None:
+        return None
+    if (
+        isinstance(block_size, (str, bytes))
+        or not hasattr(block_size, "__len__")
+        or len(block_size) != 2
+        or not all(_is_positive_int(b) for b in block_size)
+    ):
+        raise ValueError(
+            "`block_size` must be None or a pair of positive ints. "
+            f"Received: block_size={block_size!r}"
+        )
+    if granularity != "weight":
+        raise ValueError(
+            "`block_size` needs granularity='weight'. "
+            f"Received: block_size={block_size!r}"
+        )
+    return tuple(block_size)
+
+
 _UNDRIVEN_WARNING = (
     "A model with PruneLowMagnitude layers is training without the "
     "`keras_tricks.callbacks.Pruning` callback, so its masks are never updated "
@@ -209,6 +226,16 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         The sparsity is the same for every prunable weight of the layer and is
         counted per weight; under `"unit"` it is counted in units.
 
+    Backends: TensorFlow, JAX and PyTorch. On JAX, `fit()` runs the optimizer
+    in a stateless step that cannot read the non-trainable masks, so there
+    the wrapper multiplies each pruned weight by its mask in the forward pass
+    instead (`apply_masks`): the layer computes as pruned, pruned weights get
+    zero gradients, and the `Pruning` callback zeroes their stored values at
+    every mask update, epoch end and at the end of training. Between those,
+    an optimizer with momentum can move a stored pruned weight away from zero
+    without effect on any output; `strip_pruning` and `sparsity_report` count
+    the masked values.
+
     Reference:
     - [Zhu & Gupta, 2017](https://arxiv.org/abs/1710.01878)
     - [Han et al., 2015](https://arxiv.org/abs/1506.02626)
@@ -223,59 +250,12 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         block_size=None,
         **kwargs,
     ):
-        if isinstance(layer, keras.Model):
-            raise ValueError(
-                "`layer` must be a layer, not a model: pass models to "
-                f"`prune_low_magnitude`. Received: layer={layer.name!r}"
-            )
-        if not isinstance(layer, keras.layers.Layer):
-            raise ValueError(f"`layer` must be a Keras layer. Received: layer={layer!r}")
-        kind = _layer_kind(layer)
-        if kind is None:
-            raise ValueError(
-                f"`layer` has no weights that keras_tricks knows how to prune "
-                f"({type(layer).__name__}). Prunable: Dense, EinsumDense, "
-                "Conv1D/2D/3D and their transposes, SeparableConv1D/2D, Embedding, "
-                "MultiHeadAttention, recurrent layers; a custom layer opts in by "
-                "defining `get_prunable_weights()`. "
-                f"Received: layer={layer.name!r}"
-            )
-        if pruning_schedule is None:
-            pruning_schedule = ConstantSparsity(0.5, begin_step=0)
-        if isinstance(pruning_schedule, dict):
-            pruning_schedule = keras.saving.deserialize_keras_object(pruning_schedule)
-        if not isinstance(pruning_schedule, PruningSchedule):
-            raise ValueError(
-                "`pruning_schedule` must be a keras_tricks.pruning schedule. "
-                f"Received: pruning_schedule={pruning_schedule!r}"
-            )
+        kind = _check_layer(layer)
+        pruning_schedule = _check_schedule(pruning_schedule)
         _checks.check_choice("granularity", granularity, GRANULARITIES)
         _checks.check_choice("unit_norm", unit_norm, UNIT_NORMS)
-        if granularity == "unit" and kind not in _UNIT_AXIS:
-            raise ValueError(
-                f"`granularity` 'unit' is not defined for {type(layer).__name__}; "
-                "use granularity='weight'. Received: granularity='unit'"
-            )
-        if block_size is not None:
-            if (
-                isinstance(block_size, (str, bytes))
-                or not hasattr(block_size, "__len__")
-                or len(block_size) != 2
-                or not all(
-                    isinstance(b, int) and not isinstance(b, bool) and b >= 1
-                    for b in block_size
-                )
-            ):
-                raise ValueError(
-                    "`block_size` must be None or a pair of positive ints. "
-                    f"Received: block_size={block_size!r}"
-                )
-            if granularity != "weight":
-                raise ValueError(
-                    "`block_size` needs granularity='weight'. "
-                    f"Received: block_size={block_size!r}"
-                )
-            block_size = tuple(block_size)
+        _check_unit_granularity(layer, kind, granularity)
+        block_size = _check_block_size(block_size, granularity)
         kwargs.setdefault("name", f"prune_low_magnitude_{layer.name}")
         super().__init__(layer, **kwargs)
         self.pruning_schedule = pruning_schedule
@@ -284,6 +264,11 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self.block_size = block_size
         self._kind = kind
         self.supports_masking = layer.supports_masking
+        # The wrapper reads its variables only in `apply_masks`, which must
+        # see them in their own dtype (a float16 read under mixed precision
+        # would round the weights it writes back); the wrapped layer
+        # autocasts in its own call.
+        self.autocast = False
         self._pruned = []
         self._masks = []
         self._bias = None
@@ -304,7 +289,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                     f"{self.layer.name!r}"
                 )
             self.layer.build(input_shape)
-        self._pruned = _prunable_variables(self.layer, self._kind)
+        self._pruned = prunable_variables(self.layer, self._kind)
         self._masks = [
             self.add_weight(
                 name=f"mask_{i}",
@@ -316,7 +301,7 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             for i, v in enumerate(self._pruned)
         ]
         if self.granularity == "unit":
-            self._bias = _unit_bias(self.layer, self._kind)
+            self._bias = unit_bias(self.layer, self._kind)
             if self._bias is not None:
                 self._bias_mask = self.add_weight(
                     name="bias_mask",
@@ -325,14 +310,20 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                     trainable=False,
                     dtype=self._bias.dtype,
                 )
-        for variable, mask in self._mask_pairs():
-            constraint = variable.constraint
-            if isinstance(constraint, _MaskConstraint):
-                constraint = constraint.inner
-            variable.constraint = _MaskConstraint(mask, constraint)
+        if _optimizer_sees_masks():
+            for variable, mask in self._mask_pairs():
+                constraint = variable.constraint
+                if isinstance(constraint, _MaskConstraint):
+                    constraint = constraint.inner
+                variable.constraint = _MaskConstraint(mask, constraint)
         self.built = True
 
     def _mask_pairs(self):
+        """`(variable, mask)` for every masked variable (kernels, then a unit bias).
+
+        What `strip_pruning`, `sparsity_report` and the `Pruning` callback
+        read; the masks are non-trainable weights of this layer.
+        """
         pairs = list(zip(self._pruned, self._masks, strict=True))
         if self._bias_mask is not None:
             pairs.append((self._bias, self._bias_mask))
@@ -359,7 +350,23 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         if training is True and not (self._driven or self._driven_by_hand or self._warned):
             self._warned = True
             warnings.warn(_UNDRIVEN_WARNING, UserWarning, stacklevel=2)
+        if not _optimizer_sees_masks():
+            self.apply_masks()
         return self.layer(inputs, *args, **kwargs)
+
+    def apply_masks(self):
+        """Multiply every pruned weight by its mask (`weight.assign(weight * mask)`).
+
+        Where the optimizer cannot apply the masks (JAX, see the Note of the
+        class), `call` runs this before the wrapped layer: inside `fit()`'s
+        stateless step the assignment only changes the value the layer reads,
+        so gradients of pruned weights are zero and the forward pass is that
+        of the pruned layer; the `Pruning` callback runs it for real at the
+        end of every epoch. Elsewhere the weights are already masked and this
+        changes nothing.
+        """
+        for variable, mask in self._mask_pairs():
+            variable.assign(variable * keras.ops.cast(mask, variable.dtype))
 
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
@@ -393,8 +400,27 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self._compiled.function(np.asarray(keeps, "int32"))
         return self._zero_counts(keeps)
 
+    # What the `Pruning` callback (`_callback.py`) uses: `_set_driven`,
+    # `_mask_zero_counts`, `_keep_counts`, `_assign_masks`, `_zero_counts`,
+    # `apply_masks` and `pruning_schedule`.
+
+    def _set_driven(self, driven):
+        """Say whether the `Pruning` callback drives this layer's masks now.
+
+        While it does, training does not warn about a missing callback.
+        """
+        self._driven = bool(driven)
+
+    def _mask_zero_counts(self):
+        """`(zeros, size)` of each kernel mask as it stands (one host read each)."""
+        counts = []
+        for mask in self._masks:
+            values = keras.ops.convert_to_numpy(mask)
+            counts.append((int(values.size - np.count_nonzero(values)), int(values.size)))
+        return counts
+
     def _units(self, variable):
-        return int(variable.shape[_UNIT_AXIS[self._kind] % len(variable.shape)])
+        return int(variable.shape[UNIT_AXIS[self._kind] % len(variable.shape)])
 
     def _keep_counts(self, sparsity):
         """How many entries (blocks, units) of each pruned weight stay, as ints."""
@@ -430,7 +456,8 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             new_masks, unit_mask = self._unit_masks(keeps)
         else:
             new_masks = [
-                self._weight_mask(v, keeps[i]) for i, v in enumerate(self._pruned)
+                self._weight_mask(v, m, keeps[i])
+                for i, (v, m) in enumerate(zip(self._pruned, self._masks, strict=True))
             ]
         for variable, mask, new in zip(self._pruned, self._masks, new_masks, strict=True):
             mask.assign(keras.ops.cast(new, mask.dtype))
@@ -439,8 +466,21 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             self._bias_mask.assign(keras.ops.cast(unit_mask, self._bias_mask.dtype))
             self._bias.assign(self._bias * keras.ops.cast(unit_mask, self._bias.dtype))
 
-    def _weight_mask(self, variable, keep):
-        magnitude = keras.ops.abs(keras.ops.convert_to_tensor(variable))
+    def _masked(self, variable, mask):
+        """`variable * mask`: the weight the layer uses, on every backend.
+
+        On JAX a pruned entry of the variable itself may have drifted from
+        zero between epochs (see `apply_masks`); ranking the masked value
+        treats it as the zero it stands for. Elsewhere the constraint keeps it
+        zero, and the variable is the masked value already.
+        """
+        value = keras.ops.convert_to_tensor(variable)
+        if _optimizer_sees_masks():
+            return value
+        return value * keras.ops.cast(mask, variable.dtype)
+
+    def _weight_mask(self, variable, mask, keep):
+        magnitude = keras.ops.abs(self._masked(variable, mask))
         if self.block_size is not None:
             return _block_mask(magnitude, keep, self.block_size)
         return keep_largest(magnitude, keep)
@@ -448,20 +488,23 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     def _unit_masks(self, keeps):
         masks = []
         unit_mask = None
-        for i, variable in enumerate(self._pruned):
-            kernel = keras.ops.convert_to_tensor(variable)
-            axis = _UNIT_AXIS[self._kind] % len(kernel.shape)
+        bias = None
+        if self._bias is not None:
+            bias = self._masked(self._bias, self._bias_mask)
+        for i, (variable, mask) in enumerate(zip(self._pruned, self._masks, strict=True)):
+            kernel = self._masked(variable, mask)
+            axis = UNIT_AXIS[self._kind] % len(kernel.shape)
             moved = keras.ops.moveaxis(kernel, axis, -1)
             units = moved.shape[-1]
             flat = keras.ops.reshape(moved, (-1, units))
             if self.unit_norm == "l1":
                 scores = keras.ops.sum(keras.ops.abs(flat), axis=0)
-                if self._bias is not None:
-                    scores = scores + keras.ops.abs(self._bias)
+                if bias is not None:
+                    scores = scores + keras.ops.abs(bias)
             else:
                 scores = keras.ops.sum(keras.ops.square(flat), axis=0)
-                if self._bias is not None:
-                    scores = scores + keras.ops.square(self._bias)
+                if bias is not None:
+                    scores = scores + keras.ops.square(bias)
                 scores = keras.ops.sqrt(scores)
             unit_mask = keras.ops.cast(keep_largest(scores, keeps[i]), "int32")
             shape = [1] * len(kernel.shape)
@@ -476,10 +519,8 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     def get_config(self):
         # The wrapped layer's own build config would make this config change at
         # build; `get_build_config` carries it instead.
-        layer = dict(keras.saving.serialize_keras_object(self.layer))
-        layer.pop("build_config", None)
         config = {
-            "layer": layer,
+            "layer": nested_config(self.layer),
             "pruning_schedule": keras.saving.serialize_keras_object(
                 self.pruning_schedule
             ),
@@ -496,299 +537,3 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             config.pop("layer"), custom_objects=custom_objects
         )
         return cls(layer, **config)
-
-
-def _is_plain_model(model):
-    """Sequential or Functional: the models whose graph can be rebuilt."""
-    return isinstance(model, keras.Sequential) or type(model).__name__ == "Functional"
-
-
-def _check_plain_model(model, argument="model"):
-    if not _is_plain_model(model):
-        raise ValueError(
-            f"`{argument}` is a subclassed model ({type(model).__name__}); only "
-            "Sequential and Functional models can be rebuilt. Either rebuild it "
-            "with the Functional API, or wrap the layers to prune yourself with "
-            "`keras_tricks.pruning.PruneLowMagnitude(layer, ...)` inside its "
-            f"`__init__`. Received: {argument}={model.name!r}"
-        )
-    if not model.built:
-        raise ValueError(
-            f"`{argument}` must be built (give it an `Input`). "
-            f"Received: {argument}={model.name!r}"
-        )
-
-
-def _copy_layer(layer):
-    """A new layer with `layer`'s config, built and holding its weights."""
-    copy = type(layer).from_config(layer.get_config())
-    if layer.built and not copy.built:
-        build_config = layer.get_build_config()
-        if build_config:
-            copy.build_from_config(build_config)
-    return copy
-
-
-def _copy_weights(pairs):
-    for source, target in pairs:
-        target.set_weights(source.get_weights())
-
-
-def prune_low_magnitude(
-    to_prune,
-    pruning_schedule=None,
-    granularity="weight",
-    unit_norm="l1",
-    block_size=None,
-    layers=None,
-):
-    """Make a layer or a Sequential/Functional model prunable.
-
-    For a model, returns a new model of the same structure (the original is
-    untouched) in which every prunable layer, or only those named in
-    `layers`, is wrapped in `PruneLowMagnitude`, with the original weights.
-    Nested Sequential and Functional models (a model used as a layer) are
-    rebuilt the same way, recursively, as TensorFlow Model Optimization does;
-    a nested subclassed model that holds prunable layers is refused. Layers
-    with nothing to prune are copied as they are. Compile the new model and
-    train it with the `keras_tricks.callbacks.Pruning` callback.
-
-    Args:
-        to_prune: a `keras.layers.Layer`, or a built Sequential or Functional
-            model.
-        pruning_schedule: a `PruningSchedule`. Defaults to
-            `ConstantSparsity(0.5, begin_step=0)`.
-        granularity: `"weight"` or `"unit"`. Defaults to `"weight"`.
-        unit_norm: `"l1"` or `"l2"`. Defaults to `"l1"`.
-        block_size: `None` or a pair of ints (block sparsity). Defaults to `None`.
-        layers: `None` (every prunable layer) or a list of the layers to
-            prune, at any depth: layer objects, names, or paths through
-            nested models (`"encoder/dense"`, needed when two nested models
-            hold layers of the same name). Naming a nested model prunes every
-            prunable layer in it. Defaults to `None`.
-
-    Returns:
-        A `PruneLowMagnitude` layer, or a new model.
-
-    Example:
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    >>> pruned = keras_tricks.pruning.prune_low_magnitude(
-    ...     model, keras_tricks.pruning.PolynomialDecay(0.0, 0.8, 0, 100, frequency=10))
-
-    Reference:
-    - [Zhu & Gupta, 2017](https://arxiv.org/abs/1710.01878)
-    """
-    options = {
-        "pruning_schedule": pruning_schedule,
-        "granularity": granularity,
-        "unit_norm": unit_norm,
-        "block_size": block_size,
-    }
-    if isinstance(to_prune, keras.Model):
-        _check_plain_model(to_prune, "to_prune")
-    elif isinstance(to_prune, keras.layers.Layer):
-        if layers is not None:
-            raise ValueError(
-                f"`layers` applies to models only. Received: layers={layers!r}"
-            )
-        return PruneLowMagnitude(to_prune, **options)
-    else:
-        raise ValueError(
-            "`to_prune` must be a Keras layer or a Sequential/Functional model. "
-            f"Received: to_prune={to_prune!r}"
-        )
-    model = to_prune
-    selected = _select_layers(model, layers, granularity)
-    pairs = []
-
-    def clone(layer):
-        if isinstance(layer, keras.Model) and _is_plain_model(layer):
-            return _clone_nested(layer, clone)
-        if isinstance(layer, keras.Model) and _holds(layer, selected):
-            raise ValueError(
-                f"`to_prune` holds a subclassed model {layer.name!r} "
-                f"({type(layer).__name__}) with prunable layers, which cannot be "
-                "rebuilt: wrap its layers with "
-                "`keras_tricks.pruning.PruneLowMagnitude(layer, ...)` in its "
-                "`__init__`, or leave it out with `layers=`. "
-                f"Received: to_prune={model.name!r}"
-            )
-        copy = _copy_layer(layer)
-        pairs.append((layer, copy))
-        if id(layer) in selected:
-            return PruneLowMagnitude(copy, **options)
-        return copy
-
-    new_model = keras.models.clone_model(model, clone_function=clone)
-    _copy_weights(pairs)
-    return new_model
-
-
-def _walk(model, prefix=""):
-    """`(path, layer)` for every layer of `model`, into nested models."""
-    for layer in model.layers:
-        path = prefix + layer.name
-        yield path, layer
-        if isinstance(layer, keras.Model):
-            yield from _walk(layer, path + "/")
-
-
-def _holds(model, selected):
-    return any(id(layer) in selected for _, layer in _walk(model))
-
-
-def _clone_nested(model, clone_function):
-    """`clone_model` of a nested Sequential/Functional model, name and trainable kept."""
-    copy = keras.models.clone_model(model, clone_function=clone_function)
-    if copy.name != model.name:
-        copy.name = model.name
-    copy.trainable = model.trainable
-    return copy
-
-
-def _prunable_leaf(layer, granularity):
-    return (
-        _layer_kind(layer) is not None
-        and not isinstance(layer, (PruneLowMagnitude, keras.Model))
-        and bool(layer.weights)
-        and (granularity != "unit" or _layer_kind(layer) in _UNIT_AXIS)
-    )
-
-
-def _select_layers(model, layers, granularity):
-    """The ids of the layers (at any depth) that `prune_low_magnitude` wraps."""
-    walked = list(_walk(model))
-    if layers is None:
-        return {id(layer) for _, layer in walked if _prunable_leaf(layer, granularity)}
-    if isinstance(layers, (str, keras.layers.Layer)) or not hasattr(layers, "__iter__"):
-        raise ValueError(
-            f"`layers` must be a list of layer names or layers. Received: "
-            f"layers={layers!r}"
-        )
-    layers = list(layers)
-    selected = set()
-    for item in layers:
-        if isinstance(item, keras.layers.Layer):
-            matches = [(p, la) for p, la in walked if la is item]
-            name = item.name
-        elif isinstance(item, str):
-            key = "path" if "/" in item else "name"
-            matches = [
-                (p, la) for p, la in walked if (p if key == "path" else la.name) == item
-            ]
-            name = item
-        else:
-            raise ValueError(
-                f"`layers` must hold layer names or layers; {item!r} is neither. "
-                f"Received: layers={layers!r}"
-            )
-        if not matches:
-            raise ValueError(
-                f"`layers` names a layer that is not in the model "
-                f"{model.name!r} (nested models included): {name!r}. "
-                f"Received: layers={layers!r}"
-            )
-        if len(matches) > 1:
-            paths = [p for p, _ in matches]
-            raise ValueError(
-                f"`layers` names {name!r}, which several nested models hold "
-                f"({paths}): give its path instead, or the layer itself. "
-                f"Received: layers={layers!r}"
-            )
-        path, layer = matches[0]
-        if isinstance(layer, keras.Model):
-            inner = [la for _, la in _walk(layer) if _prunable_leaf(la, granularity)]
-            if not inner:
-                raise ValueError(
-                    f"`layers` names the nested model {path!r}, which holds no "
-                    f"prunable layers. Received: layers={layers!r}"
-                )
-            selected.update(id(la) for la in inner)
-            continue
-        if _layer_kind(layer) is None:
-            raise ValueError(
-                f"`layers` names {path!r} ({type(layer).__name__}), "
-                "which has no prunable weights. Received: "
-                f"layers={layers!r}"
-            )
-        selected.add(id(layer))
-    return selected
-
-
-def strip_pruning(model):
-    """Remove every pruning wrapper, keeping the zeros.
-
-    Returns a plain Keras model (or layer) whose weights are the pruned
-    weights times their masks: no wrappers, no mask variables, no mask
-    constraints. Save this one for deployment; its zeros compress well.
-
-    Args:
-        model: a Sequential or Functional model, or a `PruneLowMagnitude` layer.
-
-    Returns:
-        A new model (or layer) without pruning machinery.
-
-    Example:
-    >>> plain = keras_tricks.pruning.strip_pruning(pruned_model)  # doctest: +SKIP
-    """
-    if isinstance(model, PruneLowMagnitude):
-        return _unwrap(model)
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            "`model` must be a Sequential/Functional model or a PruneLowMagnitude "
-            f"layer. Received: model={model!r}"
-        )
-    _check_plain_model(model)
-
-    def clone(layer):
-        if isinstance(layer, PruneLowMagnitude):
-            return _unwrap(layer)
-        if isinstance(layer, keras.Model) and _is_plain_model(layer):
-            return _clone_nested(layer, clone)
-        copy = _copy_layer(layer)
-        pending.append((layer, copy))
-        return copy
-
-    pending = []
-    new_model = keras.models.clone_model(model, clone_function=clone)
-    _copy_weights(pending)
-    return new_model
-
-
-def _unwrap(wrapper):
-    inner = wrapper.layer
-    copy = _copy_layer(inner)
-    masked = {id(v): m for v, m in wrapper._mask_pairs()}
-    values = []
-    for variable in inner.weights:
-        value = keras.ops.convert_to_numpy(variable)
-        if id(variable) in masked:
-            value = value * keras.ops.convert_to_numpy(masked[id(variable)])
-        values.append(value)
-    if not copy.built:
-        raise ValueError(
-            "`model` holds a pruning wrapper around an unbuilt layer. "
-            f"Received: model={wrapper.name!r}"
-        )
-    copy.set_weights(values)
-    return copy
-
-
-def wrapper_paths(model, prefix=""):
-    """`(path, wrapper)` for every `PruneLowMagnitude` layer of `model`.
-
-    The path is the layer name, preceded by the names of the nested models
-    that hold it (`"encoder/prune_low_magnitude_dense"`).
-    """
-    found = []
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, PruneLowMagnitude):
-            found.append((prefix + layer.name, layer))
-        elif isinstance(layer, keras.Model):
-            found.extend(wrapper_paths(layer, f"{prefix}{layer.name}/"))
-    return found
-
-
-def pruning_wrappers(model):
-    """Every `PruneLowMagnitude` layer of `model`, nested models included."""
-    return [wrapper for _, wrapper in wrapper_paths(model)]

@@ -6,7 +6,6 @@ import warnings
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_tricks.callbacks import Pruning
 from keras_tricks.pruning import ConstantSparsity, PolynomialDecay, prune_low_magnitude
@@ -48,6 +47,7 @@ def test_logs_before_the_first_pruning_step_report_zero():
     assert "pruning/prune_low_magnitude_a" not in history.history
 
 
+@pytest.mark.backends
 def test_config_round_trip():
     callback = Pruning(log_per_layer=True)
     config = callback.get_config()
@@ -68,6 +68,8 @@ def test_bad_inputs():
 
 
 def _dense_model(schedule, steps_per_execution=1):
+    if steps_per_execution > 1 and keras.backend.backend() == "torch":
+        pytest.skip("Keras's PyTorch trainer refuses steps_per_execution > 1")
     keras.utils.set_random_seed(3)
     base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="a")])
     model = prune_low_magnitude(base, schedule)
@@ -96,7 +98,9 @@ def _fit(model, steps, callbacks, batch_size=2, epochs=1):
               callbacks=callbacks, verbose=0)
 
 
-@pytest.mark.parametrize("steps_per_execution", [1, 3, 4])
+@pytest.mark.parametrize(
+    "steps_per_execution", [1, pytest.param(3, marks=pytest.mark.backends), 4]
+)
 def test_steps_between_executions_prune_at_the_next_boundary(steps_per_execution):
     # The case: begin_step=5 is no multiple of 3 or 4; it used to be
     # skipped for good (sparsity 0.0 after 48 steps).
@@ -158,9 +162,7 @@ def test_training_with_the_callback_or_by_hand_does_not_warn():
         # A custom training loop that updates the masks itself.
         by_hand = _dense_model(ConstantSparsity(0.5, begin_step=0))
         by_hand.layers[0].update_masks(0.5)
-        with tf.GradientTape() as tape:
-            loss = keras.ops.sum(by_hand(np.ones((2, 4), "float32"), training=True))
-        tape.gradient(loss, by_hand.trainable_variables)
+        by_hand(np.ones((2, 4), "float32"), training=True)  # where the warning is given
 
 
 def test_a_custom_schedule_that_overrides_should_prune():

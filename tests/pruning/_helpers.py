@@ -15,6 +15,19 @@ def wrappers(model):
     return [layer for layer in model.layers if isinstance(layer, PruneLowMagnitude)]
 
 
+def settle(model):
+    """Zero the pruned weights the way the `Pruning` callback does on JAX.
+
+    On JAX the optimizer cannot see the masks (see `PruneLowMagnitude`), so
+    the wrapper masks in the forward pass and pruned weights touched by an
+    optimizer step are zeroed by `apply_masks` (the callback runs it at every
+    epoch end). Elsewhere the mask constraint already zeroed them: a no-op.
+    """
+    if keras.backend.backend() == "jax":
+        for wrapper in wrappers(model):
+            wrapper.apply_masks()
+
+
 def masks_and_weights(model):
     """(mask, variable) numpy pairs for every pruned weight of `model`."""
     pairs = []

@@ -15,7 +15,7 @@ from keras_tricks.pruning import (
     sparsity_report,
     strip_pruning,
 )
-from keras_tricks.pruning._wrapper import pruning_wrappers, wrapper_paths
+from keras_tricks.pruning._clone import pruning_wrappers, wrapper_paths
 from tests.pruning._helpers import expected_zeros
 
 
@@ -148,3 +148,33 @@ def test_a_frozen_nested_model_keeps_its_trainable_flag():
     pruned = prune_low_magnitude(model)
     assert not pruned.get_layer("block").trainable
     assert isinstance(pruned.get_layer("block").get_layer("inner").layers[0], PruneLowMagnitude)
+
+
+class FunctionalSubclass(keras.Model):
+    """A subclass of a functional model, as keras_hub's backbones are."""
+
+    def __init__(self, **kwargs):
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(6, activation="relu", name="c")(inputs)
+        super().__init__(inputs, keras.layers.Dense(3, name="d")(hidden), **kwargs)
+
+
+@pytest.mark.backends
+def test_a_subclass_of_a_functional_model_is_judged_like_a_functional_model():
+    # Recognised by type: it used to be refused as a subclassed model,
+    # because its class is not named "Functional".
+    model = FunctionalSubclass(name="sub")
+    inputs = keras.Input((4,))
+    outer = keras.Model(inputs, keras.layers.Dense(2, name="head")(model(inputs)))
+    for to_prune in (model, outer):
+        pruned = prune_low_magnitude(to_prune, ConstantSparsity(0.5, begin_step=0))
+        wrappers = pruning_wrappers(pruned)
+        assert len(wrappers) == (2 if to_prune is model else 3)
+        for wrapper in wrappers:
+            wrapper.update_masks(0.5)
+        stripped = strip_pruning(pruned)
+        assert not pruning_wrappers(stripped)
+        x = np.random.default_rng(4).normal(size=(3, 4)).astype("float32")
+        np.testing.assert_allclose(
+            stripped.predict(x, verbose=0), pruned.predict(x, verbose=0), rtol=1e-6
+        )

@@ -53,6 +53,7 @@ def test_constant_sparsity_with_and_without_end():
     assert not bool(should) and float(sparsity) == pytest.approx(0.6)
 
 
+@pytest.mark.tf_only
 def test_schedule_runs_inside_a_compiled_function():
     import tensorflow as tf
 

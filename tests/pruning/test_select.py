@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_tricks.pruning import PruneLowMagnitude
 from keras_tricks.pruning._select import compile_function, keep_largest
 
 
@@ -37,6 +38,7 @@ def test_matches_a_stable_sort_for_every_keep(dtype):
         np.testing.assert_array_equal(got, _reference(scores, keep), err_msg=f"keep={keep}")
 
 
+@pytest.mark.backends
 def test_negative_zero_and_top_k_agree_inside_a_compiled_function():
     scores = _scores(1, "float32")
     scores[0, 0] = -0.0
@@ -49,3 +51,31 @@ def test_negative_zero_and_top_k_agree_inside_a_compiled_function():
         top_k = np.zeros(scores.size, bool)
         top_k[keras.ops.convert_to_numpy(indices)] = True
         np.testing.assert_array_equal(got.ravel(), top_k)
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"block_size": (2, 3)}, {"granularity": "unit", "unit_norm": "l2"}],
+    ids=["weight", "block", "unit"],
+)
+def test_the_compiled_mask_update_matches_the_eager_keras_ops_one(kwargs):
+    # On TensorFlow `compile_function` is the fast path (one tf.function
+    # graph); elsewhere it is the eager keras.ops code itself. Both must give
+    # the masks the eager keras.ops code gives.
+    rng = np.random.default_rng(7)
+    kernel = rng.normal(size=(12, 9)).astype("float32")
+    kernel[rng.random(kernel.shape) < 0.2] = 0.0  # ties at zero
+    bias = rng.normal(size=(9,)).astype("float32")
+    masks = {}
+    for path in ("eager", "compiled"):
+        wrapper = PruneLowMagnitude(keras.layers.Dense(9), **kwargs)
+        wrapper(np.zeros((1, 12), "float32"))
+        wrapper.layer.set_weights([kernel, bias])
+        keeps = np.asarray(wrapper._keep_counts(0.6), "int32")
+        assign = wrapper._assign_masks
+        (assign if path == "eager" else compile_function(assign))(keeps)
+        masks[path] = [keras.ops.convert_to_numpy(m) for _, m in wrapper._mask_pairs()]
+    assert masks["eager"][0].sum() < kernel.size
+    for eager, compiled in zip(masks["eager"], masks["compiled"], strict=True):
+        np.testing.assert_array_equal(eager, compiled)
