@@ -5,6 +5,7 @@ import copy
 import keras
 import numpy as np
 
+from keras_tricks.layers._interface import normalization_groups
 from keras_tricks.pruning._clone import (
     _check_plain_model,
     pruning_wrappers,
@@ -66,29 +67,9 @@ def _channels_last(layer):
     return getattr(layer, "data_format", "channels_last") == "channels_last"
 
 
-def _normalization_groups(layer):
-    """How many groups a built GroupNormalization/InstanceNormalization of ours uses.
-
-    `None` for every other layer. Instance normalization is one group per
-    channel; a group normalization's `groups=-1` means one per channel too.
-    """
-    # TODO(lead): use keras_tricks.layers._interface.normalization_groups
-    import keras_tricks.layers as kt_layers
-
-    names = getattr(kt_layers, "__all__", [])
-    ours = tuple(
-        getattr(kt_layers, name)
-        for name in ("GroupNormalization", "InstanceNormalization")
-        if name in names
-    )
-    if not (ours and isinstance(layer, ours) and layer.built):
-        return None
-    return layer._groups
-
-
 def _per_channel_norm(layer):
     """A normalization whose parameters and statistics are per channel."""
-    groups = _normalization_groups(layer)
+    groups = normalization_groups(layer)
     if groups is not None:
         channels = _channels(layer)
         if channels is None:  # no gamma nor beta: count the input's channels

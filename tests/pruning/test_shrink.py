@@ -196,22 +196,3 @@ def test_sparsity_report_rows_and_table():
     assert "70.00%" in printed[0]
     with pytest.raises(ValueError, match=r"must be a Keras model.*Received: model="):
         sparsity_report("a")
-
-
-def test_normalization_groups_shim():
-    # The semantics of keras_tricks.layers._interface.normalization_groups,
-    # which the lead swaps in for this local shim.
-    from keras_tricks.pruning._shrink import _normalization_groups
-
-    layers = {
-        "instance": keras_tricks.layers.InstanceNormalization(),
-        "group_all": keras_tricks.layers.GroupNormalization(groups=-1),
-        "group_2": keras_tricks.layers.GroupNormalization(groups=2),
-        "keras": keras.layers.GroupNormalization(groups=2),
-    }
-    assert _normalization_groups(layers["group_2"]) is None  # not built
-    for layer in layers.values():
-        layer.build((None, 4, 4, 6))
-    assert {name: _normalization_groups(la) for name, la in layers.items()} == {
-        "instance": 6, "group_all": 6, "group_2": 2, "keras": None,
-    }
