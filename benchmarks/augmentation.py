@@ -76,11 +76,15 @@ def main():
         results["keras_tricks fused"].append(throughput(fused(), images, args.batches))
         results["Keras chain"].append(throughput(keras_chain(), images, args.batches))
     best = {name: max(values) for name, values in results.items()}
-    print(f"{SIZE}x{SIZE}, batch {BATCH}, tf.data map on batches, CPU, best of {args.repeats}")
+    print(
+        f"{SIZE}x{SIZE}, batch {BATCH}, tf.data map on batches, CPU, best of {args.repeats}"
+    )
     print(f"{'pipeline':<22}{'images/s':>10}")
     for name, value in best.items():
         print(f"{name:<22}{value:>10.1f}")
-    print(f"ratio fused / chain: {best['keras_tricks fused'] / best['Keras chain']:.2f}x")
+    print(
+        f"ratio fused / chain: {best['keras_tricks fused'] / best['Keras chain']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

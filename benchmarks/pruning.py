@@ -97,15 +97,27 @@ def run(name, steps, repeats, instances):
         plain = build()
         plain.set_weights(base.get_weights())
         runs.append(("plain", _compile(plain), []))
-        runs.append(("pruned", _compile(prune_low_magnitude(base, schedule)), [Pruning()]))
+        runs.append(
+            ("pruned", _compile(prune_low_magnitude(base, schedule)), [Pruning()])
+        )
     times = {"plain": [], "pruned": []}
     cpu = {"plain": [], "pruned": []}
     for repeat in range(repeats + 1):
         for side, model, callbacks in runs:
             start, start_cpu = time.perf_counter(), time.process_time()
-            model.fit(x, y, batch_size=batch, epochs=1, shuffle=False,
-                      callbacks=callbacks, verbose=0)
-            elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+            model.fit(
+                x,
+                y,
+                batch_size=batch,
+                epochs=1,
+                shuffle=False,
+                callbacks=callbacks,
+                verbose=0,
+            )
+            elapsed, elapsed_cpu = (
+                time.perf_counter() - start,
+                time.process_time() - start_cpu,
+            )
             if repeat > 0:  # the first epoch traces and compiles
                 times[side].append(elapsed / steps * 1e3)
                 cpu[side].append(elapsed_cpu / steps * 1e3)
@@ -121,8 +133,10 @@ def main():
     parser.add_argument("--instances", type=int, default=2)
     args = parser.parse_args()
 
-    print("| workload | batch | masks every | without pruning ms/step | pruning active "
-          "ms/step | ratio of medians | median of paired ratios | CPU-time ratio |")
+    print(
+        "| workload | batch | masks every | without pruning ms/step | pruning active "
+        "ms/step | ratio of medians | median of paired ratios | CPU-time ratio |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in args.workloads.split(","):
         description, batch, frequency, updates, times, cpu = run(
@@ -140,8 +154,11 @@ def main():
             f"| **{paired:.2f}** | {cpu_ratio:.2f} |",
             flush=True,
         )
-    print(f"{args.instances} instances per side, {args.repeats} timed epochs of "
-          f"{args.steps} steps each, interleaved; medians over all of them.")
+    print(
+        f"{args.instances} instances per side, {args.repeats} timed epochs of "
+        f"{args.steps} steps each, interleaved; medians over all of them."
+    )
+
 
 if __name__ == "__main__":
     main()

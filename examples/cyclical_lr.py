@@ -45,7 +45,9 @@ def make_model(num_features, num_classes):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out", help="output directory (default: out/)")
-    parser.add_argument("--epochs", type=int, default=None, help="default: 24 (2 with --quick)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default: 24 (2 with --quick)"
+    )
     _data.add_arguments(parser, image_size=8)
     args = parser.parse_args()
     epochs = args.epochs or (2 if args.quick else 24)
@@ -53,7 +55,9 @@ def main():
     keras.utils.set_random_seed(0)
 
     x_train, y_train, x_test, y_test, data = _data.load_arrays(
-        args, max_train=512 if args.quick else None, max_test=256 if args.quick else None
+        args,
+        max_train=512 if args.quick else None,
+        max_test=256 if args.quick else None,
     )
     # The MLP sees each image as one flat vector (64 grey levels for the digits).
     x_train = x_train.reshape(len(x_train), -1)
@@ -100,8 +104,12 @@ def main():
     axes.set_ylabel("learning rate", color="tab:blue")
     loss_axes = axes.twinx()
     epochs_end = (np.arange(len(history.history["loss"])) + 1) * steps_per_epoch
-    loss_axes.plot(epochs_end, history.history["loss"], "o-", color="tab:orange", label="train")
-    loss_axes.plot(epochs_end, history.history["val_loss"], "s--", color="tab:red", label="val")
+    loss_axes.plot(
+        epochs_end, history.history["loss"], "o-", color="tab:orange", label="train"
+    )
+    loss_axes.plot(
+        epochs_end, history.history["val_loss"], "s--", color="tab:red", label="val"
+    )
     loss_axes.set_ylabel("loss")
     loss_axes.legend(loc="upper right")
     axes.set_title(f"Cyclical learning rate (triangular2) on {data.name}")

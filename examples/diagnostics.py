@@ -33,18 +33,26 @@ class BatchMix(keras.layers.Layer):
 
 
 def make_mlp(
-    num_features, num_classes, output_activation="softmax", middle=None, head_trainable=True,
+    num_features,
+    num_classes,
+    output_activation="softmax",
+    middle=None,
+    head_trainable=True,
     optimizer=None,
 ):
     inputs = keras.Input((num_features,))
-    h = keras.layers.Dense(32, activation="relu", kernel_initializer="he_normal")(inputs)
+    h = keras.layers.Dense(32, activation="relu", kernel_initializer="he_normal")(
+        inputs
+    )
     if middle is not None:
         h = middle(h)
     outputs = keras.layers.Dense(
         num_classes, activation=output_activation, trainable=head_trainable
     )(h)
     model = keras.Model(inputs, outputs)
-    model.compile(optimizer or keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    model.compile(
+        optimizer or keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy"
+    )
     return model
 
 
@@ -65,12 +73,25 @@ def main():
     print(healthy, "\n")
     rows.append(("none (healthy)", "diagnose: all checks pass", healthy.passed))
     cases = [
-        ("gradient cut (stop_gradient + frozen head)", "overfit one batch",
-         mlp(middle=StopGradient(), head_trainable=False), (x, y)),
-        ("logits into a probability loss", "initial loss", mlp(output_activation=None), (x, y)),
+        (
+            "gradient cut (stop_gradient + frozen head)",
+            "overfit one batch",
+            mlp(middle=StopGradient(), head_trainable=False),
+            (x, y),
+        ),
+        (
+            "logits into a probability loss",
+            "initial loss",
+            mlp(output_activation=None),
+            (x, y),
+        ),
         ("batch-mixing reshape", "batch dependence", mlp(middle=BatchMix()), (x, y)),
-        ("labels shuffled against inputs", "input-independent baseline", mlp(),
-         (x, np.random.default_rng(0).permutation(y))),
+        (
+            "labels shuffled against inputs",
+            "input-independent baseline",
+            mlp(),
+            (x, np.random.default_rng(0).permutation(y)),
+        ),
     ]
     for fault, check, model, data in cases:
         with warnings.catch_warnings():
@@ -87,19 +108,35 @@ def main():
     )
     rows.append(("learning rate 10", "LossCurveMonitor", bool(monitor.diagnoses)))
     monitor = diagnostics.LossCurveMonitor(warn=False)
-    mlp().fit(x[:40], y[:40], validation_data=(x[300:], y[300:]), epochs=8, batch_size=8,
-              verbose=0, callbacks=[monitor])
-    rows.append(("tiny training set", "LossCurveMonitor (growing gap)",
-                 "overfitting" in [d["name"] for d in monitor.diagnoses]))
+    mlp().fit(
+        x[:40],
+        y[:40],
+        validation_data=(x[300:], y[300:]),
+        epochs=8,
+        batch_size=8,
+        verbose=0,
+        callbacks=[monitor],
+    )
+    rows.append(
+        (
+            "tiny training set",
+            "LossCurveMonitor (growing gap)",
+            "overfitting" in [d["name"] for d in monitor.diagnoses],
+        )
+    )
     inputs = keras.Input((8, 8, 128))
-    lint = diagnostics.lint_model(keras.Model(inputs, keras.layers.SeparableConv2D(256, 1)(inputs)))
+    lint = diagnostics.lint_model(
+        keras.Model(inputs, keras.layers.SeparableConv2D(256, 1)(inputs))
+    )
     rows.append(("1x1 separable convolution", "lint_model", bool(lint.findings)))
     width = max(len(r[0]) for r in rows)
     check_width = max(len(r[1]) for r in rows)
     print(f"{'fault':<{width}} | {'check':<{check_width}} | caught")
     print(f"{'-' * width}-|-{'-' * check_width}-|-------")
     for fault, check, caught in rows:
-        print(f"{fault:<{width}} | {check:<{check_width}} | {'yes' if caught else 'NO'}")
+        print(
+            f"{fault:<{width}} | {check:<{check_width}} | {'yes' if caught else 'NO'}"
+        )
 
 
 if __name__ == "__main__":

@@ -44,12 +44,16 @@ def cnn(input_shape, num_classes):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", nargs="?", default="out/optimizers.png")
-    parser.add_argument("--epochs", type=int, default=None, help="default: 8 (2 with --quick)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default: 8 (2 with --quick)"
+    )
     _data.add_arguments(parser, image_size=8)
     args = parser.parse_args()
     epochs = args.epochs or (2 if args.quick else 8)
     x_train, y_train, x_test, y_test, data = _data.load_arrays(
-        args, max_train=512 if args.quick else None, max_test=256 if args.quick else None
+        args,
+        max_train=512 if args.quick else None,
+        max_test=256 if args.quick else None,
     )
     candidates = {
         "Adam": lambda: keras.optimizers.Adam(1e-3),
@@ -59,7 +63,10 @@ def main():
         cls = type(optimizers.get(name))
         candidates[cls.__name__] = lambda cls=cls: cls(learning_rate=1e-3)
     if args.quick:  # a smoke test: one of ours of each kind, not ten traced models
-        candidates = {k: candidates[k] for k in ("Adam", "SGD+momentum", "AdaBelief", "RAdamInject")}
+        candidates = {
+            k: candidates[k]
+            for k in ("Adam", "SGD+momentum", "AdaBelief", "RAdamInject")
+        }
     plt.figure(figsize=(8, 5))
     for name, make in candidates.items():
         model = cnn(x_train.shape[1:], data.num_classes)

@@ -101,7 +101,9 @@ def main():
         dense_epochs, ramp_epochs, prune_epochs, unit_epochs, repeats = 15, 6, 10, 8, 50
     keras.utils.set_random_seed(0)
     x_train, y_train, x_test, y_test, data = _data.load_arrays(
-        args, max_train=512 if args.quick else None, max_test=256 if args.quick else None
+        args,
+        max_train=512 if args.quick else None,
+        max_test=256 if args.quick else None,
     )
     steps_per_epoch = int(np.ceil(len(x_train) / BATCH))
 
@@ -120,7 +122,12 @@ def main():
     )
     pruned = compile_(prune_low_magnitude(dense, schedule), 1e-3)
     pruned.fit(
-        x_train, y_train, batch_size=BATCH, epochs=prune_epochs, callbacks=[Pruning()], verbose=0
+        x_train,
+        y_train,
+        batch_size=BATCH,
+        epochs=prune_epochs,
+        callbacks=[Pruning()],
+        verbose=0,
     )
     stripped = strip_pruning(pruned)
     pruned_acc = accuracy(stripped, x_test, y_test)
@@ -136,7 +143,12 @@ def main():
         layers=["conv1", "conv2", "hidden"],
     )
     compile_(units, 1e-3).fit(
-        x_train, y_train, batch_size=BATCH, epochs=unit_epochs, callbacks=[Pruning()], verbose=0
+        x_train,
+        y_train,
+        batch_size=BATCH,
+        epochs=unit_epochs,
+        callbacks=[Pruning()],
+        verbose=0,
     )
     unit_stripped = strip_pruning(units)
     small = shrink(unit_stripped)
@@ -156,17 +168,48 @@ def main():
 
     rows = [
         ("dense baseline", dense_acc, dense.count_params(), dense_size, dense_ms, "-"),
-        ("80% weight-pruned, stripped", pruned_acc, stripped.count_params(), sparse_size,
-         "-", f"{report[-1]['sparsity']:.1%} zeros"),
-        ("50% unit-pruned, stripped", accuracy(unit_stripped, x_test, y_test),
-         unit_stripped.count_params(), "-", unit_ms, "-"),
-        ("50% unit-pruned, shrunk", unit_acc, small.count_params(), small_size, small_ms,
-         f"max |diff| {max_diff:.2e}"),
+        (
+            "80% weight-pruned, stripped",
+            pruned_acc,
+            stripped.count_params(),
+            sparse_size,
+            "-",
+            f"{report[-1]['sparsity']:.1%} zeros",
+        ),
+        (
+            "50% unit-pruned, stripped",
+            accuracy(unit_stripped, x_test, y_test),
+            unit_stripped.count_params(),
+            "-",
+            unit_ms,
+            "-",
+        ),
+        (
+            "50% unit-pruned, shrunk",
+            unit_acc,
+            small.count_params(),
+            small_size,
+            small_ms,
+            f"max |diff| {max_diff:.2e}",
+        ),
     ]
-    header = ("model", "test acc", "params", "gzip bytes", f"CPU ms/{len(batch)}", "note")
+    header = (
+        "model",
+        "test acc",
+        "params",
+        "gzip bytes",
+        f"CPU ms/{len(batch)}",
+        "note",
+    )
     table = [header] + [
-        (r[0], f"{r[1]:.4f}", str(r[2]), str(r[3]),
-         r[4] if isinstance(r[4], str) else f"{r[4]:.2f}", r[5])
+        (
+            r[0],
+            f"{r[1]:.4f}",
+            str(r[2]),
+            str(r[3]),
+            r[4] if isinstance(r[4], str) else f"{r[4]:.2f}",
+            r[5],
+        )
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -175,7 +218,9 @@ def main():
         if i == 0:
             print("-+-".join("-" * w for w in widths))
     print()
-    print(f"accuracy drop at 80% sparsity: {100 * (dense_acc - pruned_acc):.2f} points (goal <= 1)")
+    print(
+        f"accuracy drop at 80% sparsity: {100 * (dense_acc - pruned_acc):.2f} points (goal <= 1)"
+    )
     print(f"gzip size, pruned / dense: {sparse_size / dense_size:.2f}")
     print(f"CPU inference, shrunk / unit-pruned: {small_ms / unit_ms:.2f}")
     print(f"{data.name}: {len(x_train)} train / {len(x_test)} test images")

@@ -47,14 +47,20 @@ def build_model(input_shape, num_classes):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     _data.add_arguments(parser, image_size=8)
-    parser.add_argument("--epochs", type=int, default=None, help="default: 8 (2 with --quick)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default: 8 (2 with --quick)"
+    )
     args = parser.parse_args()
     epochs = args.epochs or (2 if args.quick else 8)
     keras.utils.set_random_seed(0)
     x_train, y_train, x_test, y_test, data = _data.load_arrays(
-        args, max_train=512 if args.quick else None, max_test=256 if args.quick else None
+        args,
+        max_train=512 if args.quick else None,
+        max_test=256 if args.quick else None,
     )
-    print(f"{data.name}: {len(x_train)} train / {len(x_test)} test images of {x_train.shape[1:]}")
+    print(
+        f"{data.name}: {len(x_train)} train / {len(x_test)} test images of {x_train.shape[1:]}"
+    )
     model = build_model(x_train.shape[1:], data.num_classes)
     model.compile(
         optimizer=keras.optimizers.Adam(2e-3),

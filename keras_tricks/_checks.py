@@ -66,7 +66,9 @@ def check_range(name, value, low, high, low_closed=True, high_closed=False):
     below = number <= high if high_closed else number < high
     if not (above and below):
         interval = (
-            ("[" if low_closed else "(") + f"{low}, {high}" + ("]" if high_closed else ")")
+            ("[" if low_closed else "(")
+            + f"{low}, {high}"
+            + ("]" if high_closed else ")")
         )
         fail(name, value, f"must be in {interval}")
     return number
@@ -90,7 +92,11 @@ def check_pair(name, value, low=None, high=None, ordered=True):
 
     ``ordered`` requires ``min <= max``; ``low`` and ``high`` bound both ends.
     """
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+    if (
+        isinstance(value, (str, bytes))
+        or not hasattr(value, "__len__")
+        or len(value) != 2
+    ):
         fail(name, value, "must be a pair (min, max)")
     for v in value:
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):

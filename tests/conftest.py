@@ -51,7 +51,9 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason=f"needs the TensorFlow backend (running {BACKEND})")
     for item in items:
-        if "tf_only" in item.keywords or "strategy" in getattr(item, "fixturenames", ()):
+        if "tf_only" in item.keywords or "strategy" in getattr(
+            item, "fixturenames", ()
+        ):
             item.add_marker(skip)
 
 

@@ -36,7 +36,15 @@ from hypothesis import strategies as st
 import keras_tricks
 from tests.helpers.bounded import bounded
 
-SUBPACKAGES = ["layers", "optimizers", "schedules", "callbacks", "augment", "pruning", "diagnostics"]
+SUBPACKAGES = [
+    "layers",
+    "optimizers",
+    "schedules",
+    "callbacks",
+    "augment",
+    "pruning",
+    "diagnostics",
+]
 NAN, INF = float("nan"), float("inf")
 
 
@@ -101,7 +109,9 @@ def _kind(default):
     if (
         isinstance(default, tuple)
         and len(default) == 2
-        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in default)
+        and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in default
+        )
     ):
         return "pair"  # value_range, scale, ratio, ...
     if isinstance(default, bool):
@@ -155,11 +165,15 @@ def _classifier():
     would cost more than the rest of the matrix. A check is handed the model
     only to validate its other arguments."""
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(8, activation="relu", name="body"),
-         keras.layers.Dense(3, name="head")]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu", name="body"),
+            keras.layers.Dense(3, name="head"),
+        ]
     )
     model.compile(
-        keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        keras.optimizers.SGD(0.01),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     return model
 
@@ -174,19 +188,27 @@ REQUIRED = {
     "WeightNormalization": lambda: dict(layer=keras.layers.Dense(2)),
     "GroupNormalization": lambda: dict(groups=2),
     "RandomApply": lambda: dict(layer=keras.layers.Identity()),
-    "RandomChoice": lambda: dict(layers=[keras.layers.Identity(), keras.layers.Identity()]),
+    "RandomChoice": lambda: dict(
+        layers=[keras.layers.Identity(), keras.layers.Identity()]
+    ),
     "RandomResizedCrop": lambda: dict(height=4, width=4),
     "ConstantSparsity": lambda: dict(target_sparsity=0.5),
     "PolynomialDecay": lambda: dict(
         initial_sparsity=0.0, final_sparsity=0.5, begin_step=0, end_step=100
     ),
     "PruneLowMagnitude": lambda: dict(layer=keras.layers.Dense(2)),
-    "FineTuneOptimizer": lambda: dict(optimizer=keras.optimizers.SGD(0.01), fine_tune_layers=["body"]),
-    "LRFinderResult": lambda: dict(learning_rates=[0.1], losses=[1.0], smoothed_losses=[1.0]),
+    "FineTuneOptimizer": lambda: dict(
+        optimizer=keras.optimizers.SGD(0.01), fine_tune_layers=["body"]
+    ),
+    "LRFinderResult": lambda: dict(
+        learning_rates=[0.1], losses=[1.0], smoothed_losses=[1.0]
+    ),
     "Report": lambda: dict(check="check", passed=True, summary="summary"),
     "DiagnosisReport": lambda: dict(reports=[]),
     "scale_learning_rate": lambda: dict(base_learning_rate=0.1, batch_size=256),
-    "scale_learning_rate_for_strategy": lambda: dict(base_learning_rate=0.1, per_replica_batch_size=32),
+    "scale_learning_rate_for_strategy": lambda: dict(
+        base_learning_rate=0.1, per_replica_batch_size=32
+    ),
     "global_batch_size": lambda: dict(per_replica_batch_size=32),
     "prune_low_magnitude": lambda: dict(to_prune=_classifier()),
     "shrink": lambda: dict(model=_classifier()),
@@ -197,11 +219,16 @@ REQUIRED = {
     "check_initial_loss": lambda: dict(model=_classifier(), batch=_data(8)),
     # steps=2: where a bad value is accepted today (a known bug), the check runs.
     "diagnose": lambda: dict(model=_classifier(), data=_data(), steps=2),
-    "input_independent_baseline": lambda: dict(model=_classifier(), data=_data(), steps=2),
+    "input_independent_baseline": lambda: dict(
+        model=_classifier(), data=_data(), steps=2
+    ),
     "lint_model": lambda: dict(model=_classifier()),
     "overfit_one_batch": lambda: dict(model=_classifier(), batch=_data(8), steps=2),
     "plan_transfer_learning": lambda: dict(
-        model=_classifier(), head_layers=["head"], data_size="little", similarity="similar",
+        model=_classifier(),
+        head_layers=["head"],
+        data_size="little",
+        similarity="similar",
         optimizer=keras.optimizers.SGD(0.01),
     ),
     "get": lambda: dict(identifier="radam"),
@@ -225,7 +252,11 @@ ACCEPTED = {
     ("*", "verbose", True): "Keras's fit takes verbose=True as 1",
     ("*", "end_step", -1): "-1 is the documented 'no end'",
     ("GroupNormalization", "groups", -1): "-1 is documented: one group per channel",
-    ("RandomAffine", "fill_value", -1.0): "any finite fill, e.g. -1 for images in [-1, 1]",
+    (
+        "RandomAffine",
+        "fill_value",
+        -1.0,
+    ): "any finite fill, e.g. -1 for images in [-1, 1]",
 }
 
 
@@ -258,11 +289,13 @@ def _use_once(name, built):
     if isinstance(built, keras.optimizers.schedules.LearningRateSchedule):
         for step in (0, 1, 7, 10_000):
             _finite(built(step), f"{name}({step})")
-    elif isinstance(built, keras_tricks.callbacks.CyclicalLR | keras_tricks.callbacks.WarmupLR):
-        _use_once(name, built.schedule)
-    elif isinstance(built, keras_tricks.pruning.PruningSchedule) and type(built) is not (
-        keras_tricks.pruning.PruningSchedule
+    elif isinstance(
+        built, keras_tricks.callbacks.CyclicalLR | keras_tricks.callbacks.WarmupLR
     ):
+        _use_once(name, built.schedule)
+    elif isinstance(built, keras_tricks.pruning.PruningSchedule) and type(
+        built
+    ) is not (keras_tricks.pruning.PruningSchedule):
         for step in (0, 1, 100, 10_000):
             _finite(built.sparsity(step), f"{name}.sparsity({step})")
     elif isinstance(built, keras.optimizers.Optimizer):
@@ -282,7 +315,9 @@ def _use_once(name, built):
 
 
 def _build(obj, kwargs):
-    if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer | keras.optimizers.Optimizer):
+    if inspect.isclass(obj) and issubclass(
+        obj, keras.layers.Layer | keras.optimizers.Optimizer
+    ):
         return obj(**kwargs)  # cheap: no thread
     return bounded(lambda: obj(**kwargs))
 
@@ -306,8 +341,12 @@ def _cases():
             for value in _bad_values(kind, default):
                 case_id = f"{sub}.{name}-{parameter}={value!r}"
                 reason = KNOWN_BUGS.get((name, parameter, repr(value)))
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                cases.append(pytest.param(name, obj, parameter, value, marks=marks, id=case_id))
+                marks = (
+                    [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+                )
+                cases.append(
+                    pytest.param(name, obj, parameter, value, marks=marks, id=case_id)
+                )
     return cases
 
 
@@ -320,8 +359,16 @@ def test_every_subpackage_is_enrolled():
         module = importlib.import_module(f"keras_tricks.{sub}")
         assert enrolled & set(module.__all__), sub
     # The ones the issue names are among them.
-    assert {"CyclicalLearningRate", "Warmup", "LRFinder", "scale_learning_rate", "AdaBelief",
-            "GroupNormalization", "RandomAffine", "RandomPhotometric"} <= enrolled
+    assert {
+        "CyclicalLearningRate",
+        "Warmup",
+        "LRFinder",
+        "scale_learning_rate",
+        "AdaBelief",
+        "GroupNormalization",
+        "RandomAffine",
+        "RandomPhotometric",
+    } <= enrolled
 
 
 def test_known_bugs_and_acceptances_name_real_cases():
@@ -331,7 +378,8 @@ def test_known_bugs_and_acceptances_name_real_cases():
     for (who, argument, value), reason in ACCEPTED.items():
         assert reason
         assert any(
-            (who in ("*", case.values[0])) and case.values[2] == argument
+            (who in ("*", case.values[0]))
+            and case.values[2] == argument
             and _same(case.values[3], value)
             for case in CASES
         ), (who, argument, value)
@@ -348,7 +396,11 @@ def test_bad_numeric_argument(name, obj, parameter, value):
         assert parameter in message, f"the error does not name `{parameter}`: {message}"
         # A pair may be reported whole or by its bad element (`_checks.check_pair`
         # says `Received: value_range=inf` for `(0.0, inf)`).
-        shown = [value] + [v for v in value if not math.isfinite(v)] if isinstance(value, tuple) else [value]
+        shown = (
+            [value] + [v for v in value if not math.isfinite(v)]
+            if isinstance(value, tuple)
+            else [value]
+        )
         assert any(repr(v) in message or str(v) in message for v in shown), (
             f"the error does not give the value {value!r}: {message}"
         )
@@ -373,15 +425,24 @@ def _float_cases():
         for parameter, (kind, _) in _numeric_parameters(name, obj).items():
             if kind == "float":
                 reason = KNOWN_BUGS.get((name, parameter, "any float"))
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                cases.append(pytest.param(name, obj, parameter, marks=marks, id=f"{name}-{parameter}"))
+                marks = (
+                    [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+                )
+                cases.append(
+                    pytest.param(
+                        name, obj, parameter, marks=marks, id=f"{name}-{parameter}"
+                    )
+                )
     return cases
 
 
 @pytest.mark.parametrize("name, obj, parameter", _float_cases())
 def test_any_float_is_refused_by_name_or_gives_finite_output(name, obj, parameter):
     @settings(
-        max_examples=12, deadline=None, derandomize=True, database=None,
+        max_examples=12,
+        deadline=None,
+        derandomize=True,
+        database=None,
         suppress_health_check=list(HealthCheck),
     )
     @given(value=_FLOATS)

@@ -57,7 +57,9 @@ def main():
     batch = np.repeat(image[None], COLUMNS * ROWS, axis=0)
     for name, layer in LAYERS.items():
         out = np.clip(keras.ops.convert_to_numpy(layer(batch)), 0, 255).astype("uint8")
-        fig, axes = plt.subplots(ROWS, COLUMNS, figsize=(COLUMNS * 1.6, ROWS * 1.6), dpi=80)
+        fig, axes = plt.subplots(
+            ROWS, COLUMNS, figsize=(COLUMNS * 1.6, ROWS * 1.6), dpi=80
+        )
         for ax, picture in zip(axes.ravel(), out, strict=True):
             ax.imshow(picture)
             ax.axis("off")

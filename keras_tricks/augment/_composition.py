@@ -42,7 +42,9 @@ def select(condition, chosen, other, batched, layer, argument, received):
         )
         if len(a.shape) != len(b.shape):
             raise ValueError(message)
-        a = _base.assert_dims_equal(b, a, [(i, i) for i in range(len(a.shape))], message)
+        a = _base.assert_dims_equal(
+            b, a, [(i, i) for i in range(len(a.shape))], message
+        )
         c = condition if batched else condition[0]
         c = ops.reshape(c, ops.shape(c) + (1,) * (len(a.shape) - len(c.shape)))
         return ops.where(c, a, b)

@@ -1,6 +1,5 @@
 """Shared base for the per-pixel layers that take `value_range` and `probability`."""
 
-
 from keras_tricks import _checks
 from keras_tricks.augment import _base
 from keras_tricks.augment._ops import ops
@@ -14,7 +13,12 @@ class PixelAugmentation(_base.AugmentationLayer):
     """
 
     def __init__(
-        self, probability=1.0, value_range=(0, 255), data_format=None, seed=None, **kwargs
+        self,
+        probability=1.0,
+        value_range=(0, 255),
+        data_format=None,
+        seed=None,
+        **kwargs,
     ):
         _checks.check_probability("probability", probability)
         self._range = _base.check_value_range(value_range)

@@ -239,7 +239,9 @@ class RandomAffine(_base.AugmentationLayer):
         )
 
     def _apply(self, images, transformation):
-        return self._resample(images, transformation, self.interpolation, self.fill_mode)
+        return self._resample(
+            images, transformation, self.interpolation, self.fill_mode
+        )
 
     def _apply_masks(self, masks, transformation):
         return self._resample(masks, transformation, "nearest", self.fill_mode)
@@ -275,9 +277,7 @@ def _zoom_range(value):
     if isinstance(value, (list, tuple)):
         low, high = _checks.check_pair("zoom", value)
         if low <= 0:
-            raise ValueError(
-                f"`zoom` factors must be > 0. Received: zoom={value!r}"
-            )
+            raise ValueError(f"`zoom` factors must be > 0. Received: zoom={value!r}")
         return low, high
     magnitude = _checks.check_range("zoom", value, 0.0, 1.0)
     return 1.0 - magnitude, 1.0 + magnitude

@@ -68,7 +68,9 @@ class RandomApply(_base.DataPipelineLayer):
             return inputs
         outputs = self.layer(inputs, training=True)
         chosen = ops.random.uniform((batch,), seed=self._random_seed()) < self.rate
-        return _composition.select(chosen, outputs, inputs, batched, self.layer, "layer", "layer")
+        return _composition.select(
+            chosen, outputs, inputs, batched, self.layer, "layer", "layer"
+        )
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -97,7 +97,9 @@ class RandomChoice(_base.DataPipelineLayer):
         config = super().get_config()
         config.update(
             {
-                "layers": [_serialization.nested_config(layer) for layer in self.layers],
+                "layers": [
+                    _serialization.nested_config(layer) for layer in self.layers
+                ],
                 "seed": self.seed,
             }
         )

@@ -177,7 +177,9 @@ class RandomPhotometric(_base.AugmentationLayer):
             # The rank of each operation's key is its position in the order.
             order = ops.argsort(ops.argsort(keys, axis=-1), axis=-1)
         else:
-            order = ops.broadcast_to(ops.arange(len(OPS), dtype="int32"), (batch, len(OPS)))
+            order = ops.broadcast_to(
+                ops.arange(len(OPS), dtype="int32"), (batch, len(OPS))
+            )
         transformation["order"] = ops.cast(order, "int32")
         # An image that gets no operation is left alone (not even clipped).
         any_applied = ops.zeros((batch,), "bool")
@@ -197,7 +199,9 @@ class RandomPhotometric(_base.AugmentationLayer):
             bottom = ops.broadcast_to(eye[-1:], (batch, 1, channels + 1))
             return ops.concatenate([top, bottom], axis=1)
 
-        identity = ops.broadcast_to(eye[:channels, :channels], (batch, channels, channels))
+        identity = ops.broadcast_to(
+            eye[:channels, :channels], (batch, channels, channels)
+        )
         zeros = ops.zeros((batch, channels), "float32")
         matrices = {
             "brightness": homogeneous(
@@ -243,7 +247,9 @@ class RandomPhotometric(_base.AugmentationLayer):
             for name in names:
                 if name == "contrast":
                     # (x - m) * f + m, with m the mean of the image at this point.
-                    current = ops.einsum("bij,bj->bi", total[:, :channels], _affine(mean))
+                    current = ops.einsum(
+                        "bij,bj->bi", total[:, :channels], _affine(mean)
+                    )
                     f = t["contrast"][:, None]
                     linear = f[:, :, None] * eye[None, :channels, :channels]
                     top = ops.concatenate([linear, ((1 - f) * current)[:, :, None]], -1)

@@ -56,10 +56,15 @@ def _resample(images, transforms, interpolation, fill_mode, fill_value):
         inside = (yy >= 0.0) & (yy <= h - 1.0) & (xx >= 0.0) & (xx <= w - 1.0)
         yi = tf.cast(tf.clip_by_value(yy, 0.0, h - 1.0), tf.int32)
         xi = tf.cast(tf.clip_by_value(xx, 0.0, w - 1.0), tf.int32)
-        return tf.where(inside[..., None], tf.gather(flat, first + yi * width + xi), fill)
+        return tf.where(
+            inside[..., None], tf.gather(flat, first + yi * width + xi), fill
+        )
 
     if interpolation == "nearest":  # std::round: halves away from zero
-        out = read(tf.sign(y) * tf.floor(tf.abs(y) + 0.5), tf.sign(x) * tf.floor(tf.abs(x) + 0.5))
+        out = read(
+            tf.sign(y) * tf.floor(tf.abs(y) + 0.5),
+            tf.sign(x) * tf.floor(tf.abs(x) + 0.5),
+        )
     else:
         y0, x0 = tf.floor(y), tf.floor(x)
         y1, x1 = y0 + 1.0, x0 + 1.0
@@ -110,7 +115,14 @@ def colour_transform(images, linear, offset, low, high, diagonal, clip, keep=Non
     """
     kernel = _compiled("colour", _colour)
     return kernel(
-        images, linear, offset, float(low), float(high), bool(diagonal), bool(clip), keep
+        images,
+        linear,
+        offset,
+        float(low),
+        float(high),
+        bool(diagonal),
+        bool(clip),
+        keep,
     )
 
 

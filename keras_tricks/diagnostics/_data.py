@@ -104,7 +104,11 @@ def _ranks(structure):
 def _is_unbatched(dataset, model):
     """Whether the dataset's elements are single samples of `model`'s inputs."""
     try:
-        inputs = getattr(model, "inputs", None) if model is not None and model.built else None
+        inputs = (
+            getattr(model, "inputs", None)
+            if model is not None and model.built
+            else None
+        )
     except (AttributeError, ValueError):  # a subclassed model has no symbolic inputs
         inputs = None
     if not inputs:
@@ -164,11 +168,19 @@ def _read_stream(data, name, count, model, batch_size):
     if not parts or total == 0:
         _checks.fail(name, _describe_stream(data), "must hold at least one sample")
     if len({len(p) for p in parts}) != 1:
-        _checks.fail(name, _describe_stream(data), "must give (x, y) in every batch, or x alone in every one")
+        _checks.fail(
+            name,
+            _describe_stream(data),
+            "must give (x, y) in every batch, or x alone in every one",
+        )
     try:
         pooled = concat(parts)
     except (ValueError, TypeError) as error:
-        _checks.fail(name, _describe_stream(data), f"must give batches that stack along the batch axis ({error})")
+        _checks.fail(
+            name,
+            _describe_stream(data),
+            f"must give batches that stack along the batch axis ({error})",
+        )
     if isinstance(count, int):
         pooled = take(pooled, slice(0, count))
     return pooled[0], (pooled[1] if len(pooled) == 2 else None)
@@ -210,7 +222,9 @@ def read(data, name, count="batch", model=None, labels=True, batch_size=32):
             raise ValueError("internal: streams are read by a number of samples")
         x, y = _read_stream(data, name, count, model, batch_size)
         if labels and y is None:
-            _checks.fail(name, _describe_stream(data), "must give labels: elements (x, y)")
+            _checks.fail(
+                name, _describe_stream(data), "must give labels: elements (x, y)"
+            )
     else:
         if labels:
             x, y = _split_pair(data, name)
@@ -405,11 +419,17 @@ def clone(model, learning_rate=None, disable_augmentation=True, x=None):
                 return _InferenceOnly(fresh)
             return fresh
 
-        copy = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+        copy = keras.models.clone_model(
+            model, clone_function=clone_layer, recursive=True
+        )
         if not copy.built:
-            copy.build(model.inputs[0].shape if getattr(model, "inputs", None) else None)
+            copy.build(
+                model.inputs[0].shape if getattr(model, "inputs", None) else None
+            )
         _copy_weights(model, copy)
-    optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer))
+    optimizer = keras.optimizers.deserialize(
+        keras.optimizers.serialize(model.optimizer)
+    )
     if learning_rate is not None:
         optimizer.learning_rate = learning_rate
     loss = model.loss
@@ -436,7 +456,11 @@ def _copy_weights(model, copy):
 def loss_value(model, x, y, training=False):
     """The compiled loss of `model` on `(x, y)` as a Python float."""
     y_pred = model(x, training=training)
-    return float(ops.convert_to_numpy(model.compute_loss(x=x, y=y, y_pred=y_pred, training=training)))
+    return float(
+        ops.convert_to_numpy(
+            model.compute_loss(x=x, y=y, y_pred=y_pred, training=training)
+        )
+    )
 
 
 def batches(num_samples, batch_size, steps, seed):

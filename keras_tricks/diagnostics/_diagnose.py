@@ -70,21 +70,31 @@ def diagnose(model, data, batch_size=32, steps=100, baseline=True, strategy=None
     baseline = _checks.check_bool("baseline", baseline)
     _data.require_compiled(model)
     if _data.is_stream(data):  # the first batch, and one pass of the baseline's steps
-        count = math.ceil(steps * batch_size / (1.0 - _VALIDATION_SPLIT)) if baseline else batch_size
+        count = (
+            math.ceil(steps * batch_size / (1.0 - _VALIDATION_SPLIT))
+            if baseline
+            else batch_size
+        )
     else:
         count = "all"
     x, y = _data.read(data, "data", count, model=model, batch_size=batch_size)
     _data.check_inputs(model, x, "data")
     _data.require_batch(x, batch_size)
     first = (_data.take(x, slice(0, batch_size)), _data.take(y, slice(0, batch_size)))
-    reports = [lint_model(model, batch_size=batch_size, strategy=strategy, data=first[0])]
+    reports = [
+        lint_model(model, batch_size=batch_size, strategy=strategy, data=first[0])
+    ]
     reports.append(check_batch_dependence(model, first[0]))
     reports.append(check_initial_loss(model, first))
     reports.append(overfit_one_batch(model, first, steps=3 * steps))
     if baseline:
         reports.append(
             input_independent_baseline(
-                model, (x, y), steps=steps, batch_size=batch_size, validation_split=_VALIDATION_SPLIT
+                model,
+                (x, y),
+                steps=steps,
+                batch_size=batch_size,
+                validation_split=_VALIDATION_SPLIT,
             )
         )
     return DiagnosisReport(reports)

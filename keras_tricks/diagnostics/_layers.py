@@ -72,7 +72,9 @@ def is_relu(layer):
     """Whether `layer` is a `ReLU` layer or an `Activation("relu")`."""
     if isinstance(layer, keras.layers.ReLU):
         return True
-    return isinstance(layer, keras.layers.Activation) and activation_name(layer) == "relu"
+    return (
+        isinstance(layer, keras.layers.Activation) and activation_name(layer) == "relu"
+    )
 
 
 def is_separable_conv(layer):
@@ -82,7 +84,9 @@ def is_separable_conv(layer):
 
 def is_depthwise_conv(layer):
     """Whether `layer` is a depthwise convolution (no pointwise part)."""
-    return isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D))
+    return isinstance(
+        layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+    )
 
 
 def is_input_normalization(layer):

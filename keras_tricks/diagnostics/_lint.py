@@ -51,7 +51,16 @@ class LintContext:
     ...             context.add("wide_dense", layer, f"{layer.name} is wide")
     """
 
-    def __init__(self, model, layers, batch_size, replicas, sample, min_batch_per_replica, dropout_range):
+    def __init__(
+        self,
+        model,
+        layers,
+        batch_size,
+        replicas,
+        sample,
+        min_batch_per_replica,
+        dropout_range,
+    ):
         self.model = model
         self.layers = layers
         self.batch_size = batch_size
@@ -91,7 +100,11 @@ class LintContext:
 def _plain_conv_params(layer):
     """Parameters of the plain convolution with the same input/output channels."""
     kernel = layer.kernel_size
-    in_channels = layer.input.shape[-1] if layer.data_format == "channels_last" else layer.input.shape[1]
+    in_channels = (
+        layer.input.shape[-1]
+        if layer.data_format == "channels_last"
+        else layer.input.shape[1]
+    )
     if _layers.is_depthwise_conv(layer):
         out_channels = in_channels * layer.depth_multiplier
     else:
@@ -157,7 +170,9 @@ def _feeds_relu(layer, following):
     if following and _layers.is_relu(following[0]):
         return True
     return (
-        len(following) == 2 and _layers.is_batchnorm(following[0]) and _layers.is_relu(following[1])
+        len(following) == 2
+        and _layers.is_batchnorm(following[0])
+        and _layers.is_relu(following[1])
     )
 
 
@@ -281,7 +296,14 @@ def output_loss(context):
 
 def _normalized_inside(layers):
     """Whether a Rescaling or Normalization layer comes before the first weighted layer."""
-    first = next((layer for layer in layers if layer.weights and not _layers.is_batchnorm(layer)), None)
+    first = next(
+        (
+            layer
+            for layer in layers
+            if layer.weights and not _layers.is_batchnorm(layer)
+        ),
+        None,
+    )
     head = layers[: layers.index(first)] if first in layers else layers
     return any(_layers.is_input_normalization(layer) for layer in head)
 
@@ -343,18 +365,32 @@ def _infer_replicas(strategy):
 def _check_rules(rules):
     if rules is None:
         return []
-    if isinstance(rules, (str, bytes)) or callable(rules) or not hasattr(rules, "__iter__"):
-        _checks.fail("rules", rules, "must be a list of rule functions, each taking a LintContext")
+    if (
+        isinstance(rules, (str, bytes))
+        or callable(rules)
+        or not hasattr(rules, "__iter__")
+    ):
+        _checks.fail(
+            "rules",
+            rules,
+            "must be a list of rule functions, each taking a LintContext",
+        )
     rules = list(rules)
     if not all(callable(rule) for rule in rules):
-        _checks.fail("rules", rules, "must be a list of rule functions, each taking a LintContext")
+        _checks.fail(
+            "rules",
+            rules,
+            "must be a list of rule functions, each taking a LintContext",
+        )
     return rules
 
 
 def _read_sample(model, data, batch_size):
     if data is None:
         return None
-    x, _ = _data.read(data, "data", model=model, labels=False, batch_size=batch_size or 32)
+    x, _ = _data.read(
+        data, "data", model=model, labels=False, batch_size=batch_size or 32
+    )
     _data.check_inputs(model, x, "data")
     return x
 
@@ -450,25 +486,44 @@ def lint_model(
     _data.check_model(model)
     if batch_size is not None:
         batch_size = _checks.check_int("batch_size", batch_size, minimum=1)
-    min_batch_per_replica = _checks.check_int("min_batch_per_replica", min_batch_per_replica, minimum=1)
-    dropout_range = _checks.check_pair("dropout_range", dropout_range, low=0.0, high=1.0)
+    min_batch_per_replica = _checks.check_int(
+        "min_batch_per_replica", min_batch_per_replica, minimum=1
+    )
+    dropout_range = _checks.check_pair(
+        "dropout_range", dropout_range, low=0.0, high=1.0
+    )
     rules = _check_rules(rules)
     if not model.built:
         _checks.fail(
             "model",
-            _data.Description(f"<{type(model).__name__} name={model.name!r}, not built>"),
+            _data.Description(
+                f"<{type(model).__name__} name={model.name!r}, not built>"
+            ),
             "must be built (give it an Input or call it once)",
         )
     layers = list(_layers.walk(model))
     known = batch_size is not None or strategy is not None
     replicas = _infer_replicas(strategy) if known else 1
     sample = _read_sample(model, data, batch_size)
-    context = LintContext(model, layers, batch_size, replicas, sample, min_batch_per_replica, dropout_range)
+    context = LintContext(
+        model,
+        layers,
+        batch_size,
+        replicas,
+        sample,
+        min_batch_per_replica,
+        dropout_range,
+    )
     for rule in (*LINT_RULES, *rules):
         rule(context)
     findings = context.findings
-    summary = "no finding" if not findings else f"{len(findings)} finding(s): " + ", ".join(
-        sorted({f["code"] for f in findings})
+    summary = (
+        "no finding"
+        if not findings
+        else f"{len(findings)} finding(s): "
+        + ", ".join(sorted({f["code"] for f in findings}))
     )
     errors = [f for f in findings if f["severity"] == "error"]
-    return Report("lint", not errors, summary, {"layers": len(layers)}, findings=findings)
+    return Report(
+        "lint", not errors, summary, {"layers": len(layers)}, findings=findings
+    )

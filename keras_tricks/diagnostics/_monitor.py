@@ -29,7 +29,14 @@ SEVERITY = {
     "underfitting": "warning",
     "small_validation": "info",
 }
-_STOPPABLE = ("nan", "divergence", "flat_start", "oscillation", "overfitting", "underfitting")
+_STOPPABLE = (
+    "nan",
+    "divergence",
+    "flat_start",
+    "oscillation",
+    "overfitting",
+    "underfitting",
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
@@ -133,7 +140,9 @@ class LossCurveMonitor(keras.callbacks.Callback):
             "divergence_factor", divergence_factor, 1.0, math.inf, low_closed=False
         )
         self.flat_batches = _checks.check_int("flat_batches", flat_batches, minimum=2)
-        self.flat_tolerance = _checks.check_range("flat_tolerance", flat_tolerance, 0.0, 1.0)
+        self.flat_tolerance = _checks.check_range(
+            "flat_tolerance", flat_tolerance, 0.0, 1.0
+        )
         self.oscillation_window = _checks.check_int(
             "oscillation_window", oscillation_window, minimum=4
         )
@@ -141,18 +150,29 @@ class LossCurveMonitor(keras.callbacks.Callback):
             "oscillation_tolerance", oscillation_tolerance
         )
         self.patience = _checks.check_int("patience", patience, minimum=1)
-        self.gap_tolerance = _checks.check_positive("gap_tolerance", gap_tolerance, allow_zero=True)
+        self.gap_tolerance = _checks.check_positive(
+            "gap_tolerance", gap_tolerance, allow_zero=True
+        )
         self.high_loss_fraction = _checks.check_range(
-            "high_loss_fraction", high_loss_fraction, 0.0, 1.0, low_closed=False, high_closed=True
+            "high_loss_fraction",
+            high_loss_fraction,
+            0.0,
+            1.0,
+            low_closed=False,
+            high_closed=True,
         )
         if validation_size is not None:
-            validation_size = _checks.check_int("validation_size", validation_size, minimum=1)
+            validation_size = _checks.check_int(
+                "validation_size", validation_size, minimum=1
+            )
         self.validation_size = validation_size
         self.min_validation_size = _checks.check_int(
             "min_validation_size", min_validation_size, minimum=1
         )
         if not isinstance(log_key, str) or not log_key:
-            raise ValueError(f"`log_key` must be a non-empty string. Received: log_key={log_key!r}")
+            raise ValueError(
+                f"`log_key` must be a non-empty string. Received: log_key={log_key!r}"
+            )
         self.log_key = log_key
         self.warn = _checks.check_bool("warn", warn)
         self._reset()
@@ -330,7 +350,10 @@ class LossCurveMonitor(keras.callbacks.Callback):
 
     def _epoch_checks(self, epoch):
         code = 0
-        if self.validation_size is not None and self.validation_size < self.min_validation_size:
+        if (
+            self.validation_size is not None
+            and self.validation_size < self.min_validation_size
+        ):
             error = 0.5 / math.sqrt(self.validation_size)
             code = self._diagnose(
                 "small_validation",
@@ -382,7 +405,9 @@ class LossCurveMonitor(keras.callbacks.Callback):
         if self.val_losses:
             numbers["final_val_loss"] = self.val_losses[-1]
         names = [d["name"] for d in self.diagnoses]
-        summary = "no problem seen in the loss curves" if not names else ", ".join(names)
+        summary = (
+            "no problem seen in the loss curves" if not names else ", ".join(names)
+        )
         if self.stopped_reason:
             summary += f" ({self.stopped_reason})"
         curves = {"train loss (per batch)": self.batch_losses}

@@ -152,7 +152,9 @@ def _influence_by_gradient(model, x, training, seed):
         with tf.GradientTape() as tape:
             tape.watch(inputs)
             out = model(keras.tree.pack_sequence_as(x, inputs), training=training)
-            out = tf.concat([tf.reshape(o, (n, -1)) for o in keras.tree.flatten(out)], axis=1)
+            out = tf.concat(
+                [tf.reshape(o, (n, -1)) for o in keras.tree.flatten(out)], axis=1
+            )
             if projection is None:
                 rng = np.random.default_rng(seed)
                 projection = tf.constant(rng.standard_normal(out.shape[1:]), out.dtype)
@@ -167,7 +169,8 @@ def _influence_by_gradient(model, x, training, seed):
 def _outputs(model, x, training, n):
     out = model(x, training=training)
     return np.concatenate(
-        [ops.convert_to_numpy(o).reshape(n, -1) for o in keras.tree.flatten(out)], axis=1
+        [ops.convert_to_numpy(o).reshape(n, -1) for o in keras.tree.flatten(out)],
+        axis=1,
     )
 
 
@@ -183,7 +186,9 @@ def _influence_by_perturbation(model, x, training, seed):
             array = array.copy()
             if np.issubdtype(array.dtype, np.floating):
                 scale = max(float(np.std(array)), 1.0)
-                array[j] += (scale * rng.standard_normal(array.shape[1:])).astype(array.dtype)
+                array[j] += (scale * rng.standard_normal(array.shape[1:])).astype(
+                    array.dtype
+                )
             moved.append(array)
         out = _outputs(model, keras.tree.pack_sequence_as(x, moved), training, n)
         matrix[:, j] = np.abs(out - base).max(axis=1)
@@ -261,7 +266,9 @@ def check_batch_dependence(
     - [Karpathy, 2019, A recipe for training neural networks](https://karpathy.github.io/2019/04/25/recipe/)
     """
     num_samples = _checks.check_int("num_samples", num_samples, minimum=2)
-    method = _checks.check_choice("method", method, ("auto", "gradient", "perturbation"))
+    method = _checks.check_choice(
+        "method", method, ("auto", "gradient", "perturbation")
+    )
     tolerance = _checks.check_positive("tolerance", tolerance, allow_zero=True)
     training = _checks.check_bool("training", training)
     seed = _checks.check_int("seed", seed, minimum=0)
@@ -283,7 +290,9 @@ def check_batch_dependence(
             "perturbation can probe them",
             skipped=True,
         )
-    influence = _influence_by_gradient if method == "gradient" else _influence_by_perturbation
+    influence = (
+        _influence_by_gradient if method == "gradient" else _influence_by_perturbation
+    )
     matrix = influence(model, x, training, seed)
     leak, diagonal, off = _leak(matrix)
     passed = leak <= tolerance and diagonal > 0

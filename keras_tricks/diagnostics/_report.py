@@ -65,7 +65,9 @@ class Report:
     ):
         self.check = check
         # NumPy's bools (what a comparison of arrays gives) count as bools.
-        self.passed = _checks.check_bool("passed", bool(passed) if isinstance(passed, np.bool_) else passed)
+        self.passed = _checks.check_bool(
+            "passed", bool(passed) if isinstance(passed, np.bool_) else passed
+        )
         self.summary = summary
         self.numbers = dict(numbers or {})
         self.advice = list(advice or [])
@@ -101,7 +103,9 @@ class Report:
     def __str__(self):
         lines = [f"[{self.status}] {self.check}: {self.summary}"]
         if self.numbers:
-            numbers = ", ".join(f"{k}={_format_number(v)}" for k, v in self.numbers.items())
+            numbers = ", ".join(
+                f"{k}={_format_number(v)}" for k, v in self.numbers.items()
+            )
             lines.append(f"    numbers: {numbers}")
         for finding in self.findings:
             severity = finding.get("severity")
@@ -134,7 +138,9 @@ class Report:
         ax = fig.add_subplot(1, 1, 1)
         for label, values in self.curves.items():
             ax.plot(range(len(values)), values, label=label)
-        positive = all(v > 0 for c in self.curves.values() for v in c if math.isfinite(v))
+        positive = all(
+            v > 0 for c in self.curves.values() for v in c if math.isfinite(v)
+        )
         if positive:
             ax.set_yscale("log")
         ax.set_xlabel("step")

@@ -55,7 +55,9 @@ def _chance_loss(model, x):
     """`log C` for cross-entropy losses, else `None`."""
     kind = _losses.crossentropy_kind(model)
     if kind == "categorical":
-        return math.log(int(model(_data.take(x, slice(0, 1)), training=False).shape[-1]))
+        return math.log(
+            int(model(_data.take(x, slice(0, 1)), training=False).shape[-1])
+        )
     if kind == "binary":
         return math.log(2.0)
     return None
@@ -116,10 +118,14 @@ def overfit_one_batch(
     - [Karpathy, 2019, A recipe for training neural networks](https://karpathy.github.io/2019/04/25/recipe/)
     """
     steps = _checks.check_int("steps", steps, minimum=1)
-    target_ratio = _checks.check_range("target_ratio", target_ratio, 0.0, 1.0, low_closed=False)
+    target_ratio = _checks.check_range(
+        "target_ratio", target_ratio, 0.0, 1.0, low_closed=False
+    )
     if learning_rate is not None:
         learning_rate = _checks.check_positive("learning_rate", learning_rate)
-    disable_augmentation = _checks.check_bool("disable_augmentation", disable_augmentation)
+    disable_augmentation = _checks.check_bool(
+        "disable_augmentation", disable_augmentation
+    )
     _data.require_compiled(model)
     x, y = _data.read(batch, "batch", model=model)
     _data.check_inputs(model, x, "batch")
@@ -129,7 +135,11 @@ def overfit_one_batch(
     chance = _chance_loss(copy, x)
     target = target_ratio * (initial if chance is None else min(initial, chance))
     losses, no_gradient = _train_until(copy, x, y, steps, target, initial)
-    final = _data.loss_value(copy, x, y, training=False) if math.isfinite(losses[-1]) else losses[-1]
+    final = (
+        _data.loss_value(copy, x, y, training=False)
+        if math.isfinite(losses[-1])
+        else losses[-1]
+    )
     passed = math.isfinite(final) and final <= target
     numbers = {
         "initial_loss": initial,
@@ -148,7 +158,9 @@ def overfit_one_batch(
         else f"did not overfit one batch: loss {initial:.4g} -> {final:.4g} "
         f"after {len(losses)} steps (target {target:.4g})"
     )
-    return Report("overfit one batch", passed, summary, numbers, advice, {"loss": losses})
+    return Report(
+        "overfit one batch", passed, summary, numbers, advice, {"loss": losses}
+    )
 
 
 def _train_until(copy, x, y, steps, target, initial):
@@ -298,7 +310,9 @@ def input_independent_baseline(
     validation_split = _checks.check_range(
         "validation_split", validation_split, 0.0, 1.0, low_closed=False
     )
-    margin = _checks.check_range("margin", margin, 0.0, 1.0, low_closed=False, high_closed=True)
+    margin = _checks.check_range(
+        "margin", margin, 0.0, 1.0, low_closed=False, high_closed=True
+    )
     seed = _checks.check_int("seed", seed, minimum=0)
     _data.require_compiled(model)
     # A dataset is read up to one pass of `steps` batches plus the held-out part.
@@ -310,7 +324,9 @@ def input_independent_baseline(
     _data.require_batch(x, batch_size)
     n_train = _data.num_samples(x_train)
     index = list(_data.batches(n_train, min(batch_size, n_train), steps, seed))
-    real_curve, real_loss = _train_and_score(model, x, (x_train, y_train), (x_val, y_val), index)
+    real_curve, real_loss = _train_and_score(
+        model, x, (x_train, y_train), (x_val, y_val), index
+    )
     zeroed = lambda a: _data.map_arrays(a, np.zeros_like)  # noqa: E731
     zero_curve, zero_loss = _train_and_score(
         model, x, (zeroed(x_train), y_train), (zeroed(x_val), y_val), index
@@ -331,8 +347,13 @@ def input_independent_baseline(
         f"held-out loss {real_loss:.4g} with real inputs vs {zero_loss:.4g} with "
         f"zeroed inputs (ratio {ratio:.3g}, must be <= {margin:g})"
     )
-    curves = {"train loss, real inputs": real_curve, "train loss, zeroed inputs": zero_curve}
-    return Report("input-independent baseline", passed, summary, numbers, advice, curves)
+    curves = {
+        "train loss, real inputs": real_curve,
+        "train loss, zeroed inputs": zero_curve,
+    }
+    return Report(
+        "input-independent baseline", passed, summary, numbers, advice, curves
+    )
 
 
 def _split_held_out(x, y, validation_split, seed):
@@ -347,7 +368,10 @@ def _split_held_out(x, y, validation_split, seed):
         )
     order = np.random.default_rng(seed).permutation(n)
     train, held_out = order[n_val:], order[:n_val]
-    return (_data.take(x, train), _data.take(y, train)), (_data.take(x, held_out), _data.take(y, held_out))
+    return (_data.take(x, train), _data.take(y, train)), (
+        _data.take(x, held_out),
+        _data.take(y, held_out),
+    )
 
 
 def _train_and_score(model, x, train, held_out, index):

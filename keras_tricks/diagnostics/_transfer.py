@@ -79,7 +79,9 @@ def plan_transfer_learning(
     """
     _data.check_model(model)
     data_size = _checks.check_choice("data_size", data_size, ("little", "much"))
-    similarity = _checks.check_choice("similarity", similarity, ("similar", "different"))
+    similarity = _checks.check_choice(
+        "similarity", similarity, ("similar", "different")
+    )
     few_layers = _checks.check_int("few_layers", few_layers, minimum=1)
     many_fraction = _checks.check_range(
         "many_fraction", many_fraction, 0.0, 1.0, low_closed=False, high_closed=True
@@ -108,7 +110,9 @@ def plan_transfer_learning(
         {"head": len(head), "fine_tuned": len(tuned), "frozen": len(frozen)},
         advice=_extra_advice(data_size, similarity),
     )
-    report.optimizer = FineTuneOptimizer(optimizer, fine_tune_layers=tuned, multiplier=multiplier)
+    report.optimizer = FineTuneOptimizer(
+        optimizer, fine_tune_layers=tuned, multiplier=multiplier
+    )
     report.head_layers = head
     report.fine_tune_layers = tuned
     report.frozen_layers = frozen
@@ -129,7 +133,9 @@ def _head_names(names, head_layers):
     if isinstance(head_layers, (list, tuple)) and all(n in names for n in head_layers):
         return list(head_layers)
     _checks.fail(
-        "head_layers", head_layers, "must be an int or a list of names of layers with weights"
+        "head_layers",
+        head_layers,
+        "must be an int or a list of names of layers with weights",
     )
 
 

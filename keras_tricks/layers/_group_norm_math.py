@@ -165,10 +165,12 @@ def _tf_group_moments(x5, shift):
     # when every channel agrees (a constant group), where a plain sum of
     # the channel means times 1/channels could be off by a rounding.
     base = mean_c[:, :, :, :1, :]
-    mean = base + tf.reduce_sum(mean_c - base, axis=3, keepdims=True) * tf.math.divide_no_nan(
-        per_channel, count
+    mean = base + tf.reduce_sum(
+        mean_c - base, axis=3, keepdims=True
+    ) * tf.math.divide_no_nan(per_channel, count)
+    m2 = tf.reduce_sum(
+        m2_c + per_channel * tf.square(mean_c - mean), axis=3, keepdims=True
     )
-    m2 = tf.reduce_sum(m2_c + per_channel * tf.square(mean_c - mean), axis=3, keepdims=True)
     # One-pass sums can round a near-zero variance below zero.
     return mean, tf.maximum(tf.math.divide_no_nan(m2, count), 0.0), count
 
@@ -240,8 +242,12 @@ def _tf_backward(dy, x, gamma, mean, rstd, groups, axis):
     )
     d_beta = tf.reshape(tf.reduce_sum(sum_dy, axis=0), [-1])
     d_gamma = tf.reshape(tf.reduce_sum(sum_dy_xc * rstd, axis=0), [-1])
-    k1 = tf.math.divide_no_nan(tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True), count)
-    k2 = tf.math.divide_no_nan(tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True), count)
+    k1 = tf.math.divide_no_nan(
+        tf.reduce_sum(gamma5 * sum_dy, axis=3, keepdims=True), count
+    )
+    k2 = tf.math.divide_no_nan(
+        tf.reduce_sum(gamma5 * sum_dy_xc, axis=3, keepdims=True), count
+    )
     c = -k2 * rstd * rstd * rstd
     d = -rstd * k1 - mean * c
     dx = tf.cast(dy5 * (rstd * gamma5) + x5 * c + d, x.dtype)

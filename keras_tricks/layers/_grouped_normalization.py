@@ -85,7 +85,9 @@ class GroupedNormalization(keras.layers.Layer):
                 if self.max_rank is not None
                 else f">= {self.min_rank}"
             )
-            _checks.fail("input_shape", tuple(input_shape), f"must have a rank {allowed}")
+            _checks.fail(
+                "input_shape", tuple(input_shape), f"must have a rank {allowed}"
+            )
 
     def _channel_axis(self, input_shape):
         rank = len(input_shape)

@@ -129,4 +129,3 @@ def apply_kernel(layer, inputs, kernel):
     if bias is not None:
         bias = ops.cast(bias, outputs.dtype)
     return bias_and_activation(layer, outputs, bias)
-

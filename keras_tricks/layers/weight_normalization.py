@@ -238,7 +238,9 @@ class WeightNormalization(keras.layers.Wrapper):
         std = ops.sqrt(var)
         rms = ops.sqrt(ops.square(mean) + var)
         scale = ops.divide_no_nan(ops.ones_like(std), std)
-        usable_unit = ops.logical_and(std > _DEGENERATE_RATIO * rms, ops.isfinite(scale))
+        usable_unit = ops.logical_and(
+            std > _DEGENERATE_RATIO * rms, ops.isfinite(scale)
+        )
         g = ops.convert_to_tensor(self.g)
         assignments = [
             (self.g, ops.cast(ops.where(usable_unit, scale, g), self.g.dtype)),
@@ -246,7 +248,9 @@ class WeightNormalization(keras.layers.Wrapper):
         ]
         bias = self.layer.bias
         if bias is not None:
-            new_bias = ops.where(usable_unit, -mean * scale, ops.convert_to_tensor(bias))
+            new_bias = ops.where(
+                usable_unit, -mean * scale, ops.convert_to_tensor(bias)
+            )
             assignments.append((bias, ops.cast(new_bias, bias.dtype)))
         return usable_batch, assignments
 
@@ -264,7 +268,9 @@ class WeightNormalization(keras.layers.Wrapper):
             done = ops.convert_to_tensor(self.initialized) > 0.5
             count, mean, var = self._global_statistics(outputs, done)
             usable_batch, assignments = self._init_assignments(count, mean, var)
-            _assign_in_tf_cond(ops.logical_and(ops.logical_not(done), usable_batch), assignments)
+            _assign_in_tf_cond(
+                ops.logical_and(ops.logical_not(done), usable_batch), assignments
+            )
         elif _is_jax_trace(outputs):
             self._check_initialized_for_jax()
         elif bool(ops.convert_to_numpy(self.initialized) > 0.5):
@@ -302,9 +308,7 @@ class WeightNormalization(keras.layers.Wrapper):
     def call(self, inputs, training=None):
         inputs = _kernel_layers.prepare_inputs(self.layer, inputs, self.compute_dtype)
         kernel = ops.cast(self.layer.kernel, "float32")
-        direction = kernel / ops.expand_dims(
-            self._kernel_norm(kernel), self._norm_axes
-        )
+        direction = kernel / ops.expand_dims(self._kernel_norm(kernel), self._norm_axes)
         outputs = _kernel_layers.linear(
             self.layer, inputs, ops.cast(direction, self.compute_dtype)
         )

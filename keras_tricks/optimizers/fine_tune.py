@@ -88,7 +88,9 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
     - [CS231n, Transfer learning](https://cs231n.github.io/transfer-learning/)
     """
 
-    def __init__(self, optimizer, fine_tune_layers, multiplier=0.1, name=None, **kwargs):
+    def __init__(
+        self, optimizer, fine_tune_layers, multiplier=0.1, name=None, **kwargs
+    ):
         if kwargs:
             raise ValueError(
                 "`FineTuneOptimizer` takes no base optimizer arguments; set them on "
@@ -133,7 +135,9 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
 
     def _check_names(self, var_list):
         """Refuse names that no trainable variable belongs to (a typo would train the body at full rate)."""
-        known = list(dict.fromkeys(part for v in var_list for part in v.path.split("/")[:-1]))
+        known = list(
+            dict.fromkeys(part for v in var_list for part in v.path.split("/")[:-1])
+        )
         unknown = [n for n in self.fine_tune_layers if n not in known]
         if not unknown:
             return
@@ -164,7 +168,11 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
     @property
     def variables(self):
         """The wrapper's own variables, then the head copy's, then the body copy's."""
-        return _own_variables(self) + self.head_optimizer.variables + self.body_optimizer.variables
+        return (
+            _own_variables(self)
+            + self.head_optimizer.variables
+            + self.body_optimizer.variables
+        )
 
     def _split(self, values, variables):
         head, body = ([], []), ([], [])
@@ -179,7 +187,9 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
             self.build(trainable_variables)
             self.built = True
         variables = (
-            list(trainable_variables) if trainable_variables is not None else self._built_variables.variables
+            list(trainable_variables)
+            if trainable_variables is not None
+            else self._built_variables.variables
         )
         head, body = self._split(list(grads), variables)
         for optimizer, (group_grads, group_vars) in (
@@ -207,7 +217,9 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
             if not index:
                 continue
             values, new_state = optimizer.stateless_apply(
-                state, [grads[i] for i in index], [trainable_variables[i] for i in index]
+                state,
+                [grads[i] for i in index],
+                [trainable_variables[i] for i in index],
             )
             for i, value in zip(index, values, strict=True):
                 new_values[i] = value
@@ -247,5 +259,7 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        optimizer = keras.optimizers.deserialize(config.pop("optimizer"), custom_objects=custom_objects)
+        optimizer = keras.optimizers.deserialize(
+            config.pop("optimizer"), custom_objects=custom_objects
+        )
         return cls(optimizer, **config)

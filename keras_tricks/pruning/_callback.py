@@ -122,7 +122,10 @@ class Pruning(keras.callbacks.Callback):
             end_step = getattr(schedule, "end_step", -1)
             if end_step == -1 or last >= end_step:
                 continue
-            key = (type(schedule).__name__, json.dumps(schedule.get_config(), sort_keys=True))
+            key = (
+                type(schedule).__name__,
+                json.dumps(schedule.get_config(), sort_keys=True),
+            )
             groups.setdefault(key, (schedule, []))[1].append(name)
         for schedule, names in groups.values():
             target = float(schedule.sparsity(schedule.end_step))
@@ -134,7 +137,11 @@ class Pruning(keras.callbacks.Callback):
             # Less sparse than asked, by the schedule and by the weights.
             if reached >= target - 1e-3 or sparsity >= target - 1e-3:
                 continue
-            when = "never updated" if updated is None else f"last updated at step {updated}"
+            when = (
+                "never updated"
+                if updated is None
+                else f"last updated at step {updated}"
+            )
             warnings.warn(
                 f"Pruning stopped short of the schedule's end: {type(schedule).__name__} "
                 f"reaches its target sparsity {target:.1%} at end_step={schedule.end_step}, "
@@ -157,7 +164,9 @@ class Pruning(keras.callbacks.Callback):
         # only an epoch's last execution can run fewer than
         # `steps_per_execution` steps. A device read per batch cost 3 % of a
         # 14 ms step.
-        self._epoch_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        self._epoch_step = int(
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+        )
 
     def on_train_batch_begin(self, batch, logs=None):
         # `self.model` is read only when masks change: on JAX every read

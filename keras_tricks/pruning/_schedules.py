@@ -100,7 +100,10 @@ class PruningSchedule:
         last = upto if self.end_step == -1 else min(upto, self.end_step)
         if last < self.begin_step:
             return None
-        step = self.begin_step + (last - self.begin_step) // self.frequency * self.frequency
+        step = (
+            self.begin_step
+            + (last - self.begin_step) // self.frequency * self.frequency
+        )
         return step if step > after else None
 
     def __call__(self, step):

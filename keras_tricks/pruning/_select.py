@@ -88,7 +88,9 @@ def keep_largest(scores, keep):
     def first_ties():
         equal = bits == threshold
         order = ops.cumsum(ops.cast(equal, "int32"))
-        return ops.logical_or(bits > threshold, ops.logical_and(equal, order <= tied_needed))
+        return ops.logical_or(
+            bits > threshold, ops.logical_and(equal, order <= tied_needed)
+        )
 
     mask = ops.cond(tied_needed == ties, all_ties, first_ties)
     return ops.reshape(mask, ops.shape(scores))

@@ -13,11 +13,34 @@ from keras_tricks.pruning._clone import (
 )
 
 _ELEMENTWISE = {
-    "linear", "relu", "relu6", "elu", "selu", "gelu", "sigmoid", "tanh", "swish",
-    "silu", "softplus", "softsign", "hard_sigmoid", "hard_silu", "hard_swish",
-    "leaky_relu", "exponential", "mish", "celu", "glu_free", "sparse_plus",
-    "squareplus", "tanh_shrink", "hard_tanh", "soft_shrink", "hard_shrink",
-    "log_sigmoid", "threshold",
+    "linear",
+    "relu",
+    "relu6",
+    "elu",
+    "selu",
+    "gelu",
+    "sigmoid",
+    "tanh",
+    "swish",
+    "silu",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "leaky_relu",
+    "exponential",
+    "mish",
+    "celu",
+    "glu_free",
+    "sparse_plus",
+    "squareplus",
+    "tanh_shrink",
+    "hard_tanh",
+    "soft_shrink",
+    "hard_shrink",
+    "log_sigmoid",
+    "threshold",
 }
 _DROPOUTS = (
     keras.layers.Dropout,
@@ -26,11 +49,17 @@ _DROPOUTS = (
     keras.layers.AlphaDropout,
 )
 _POOLS = (
-    keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
-    keras.layers.AveragePooling1D, keras.layers.AveragePooling2D,
-    keras.layers.AveragePooling3D, keras.layers.GlobalMaxPooling1D,
-    keras.layers.GlobalMaxPooling2D, keras.layers.GlobalMaxPooling3D,
-    keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D,
+    keras.layers.MaxPooling1D,
+    keras.layers.MaxPooling2D,
+    keras.layers.MaxPooling3D,
+    keras.layers.AveragePooling1D,
+    keras.layers.AveragePooling2D,
+    keras.layers.AveragePooling3D,
+    keras.layers.GlobalMaxPooling1D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.GlobalMaxPooling3D,
+    keras.layers.GlobalAveragePooling1D,
+    keras.layers.GlobalAveragePooling2D,
     keras.layers.GlobalAveragePooling3D,
 )
 _CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
@@ -101,8 +130,17 @@ def _passthrough_reason(layer, flattened):
         if axis in (-1, len(layer.input.shape) - 1):
             return None
         return "it normalizes along an axis other than the last"
-    if isinstance(layer, (keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D,
-                          keras.layers.SpatialDropout3D)) and not flattened:
+    if (
+        isinstance(
+            layer,
+            (
+                keras.layers.SpatialDropout1D,
+                keras.layers.SpatialDropout2D,
+                keras.layers.SpatialDropout3D,
+            ),
+        )
+        and not flattened
+    ):
         return None
     if _per_channel_norm(layer) and not flattened:
         if getattr(layer, "axis", -1) in (-1, len(layer.input.shape) - 1):
@@ -245,7 +283,9 @@ def _fold(consumer, feature_removed, constants):
             f"removed units send a non-zero constant into {consumer.name!r}, whose "
             f"padding {consumer.padding!r} makes it position dependent"
         )
-    taps = kernel[..., feature_removed, :].reshape(-1, len(feature_removed), kernel.shape[-1])
+    taps = kernel[..., feature_removed, :].reshape(
+        -1, len(feature_removed), kernel.shape[-1]
+    )
     return np.einsum("tio,i->o", taps, removed_values)
 
 
@@ -297,7 +337,9 @@ def shrink(model, layers=None):
         out_keep[name] = np.setdiff1d(np.arange(producer.kernel.shape[-1]), removed)
         for chain_layer, removed_features in chain:
             width = chain_layer.output.shape[-1]
-            feature_keep[chain_layer.name] = np.setdiff1d(np.arange(width), removed_features)
+            feature_keep[chain_layer.name] = np.setdiff1d(
+                np.arange(width), removed_features
+            )
         width = consumer.input.shape[-1]
         in_keep[consumer.name] = np.setdiff1d(np.arange(width), feature_removed)
         if delta is not None:
@@ -326,7 +368,9 @@ def _candidates(graph, layers):
     if layers is None:
         return [n for n in names if _is_producer(graph.layers[n])]
     if isinstance(layers, str) or not hasattr(layers, "__iter__"):
-        raise ValueError(f"`layers` must be a list of names. Received: layers={layers!r}")
+        raise ValueError(
+            f"`layers` must be a list of names. Received: layers={layers!r}"
+        )
     for name in layers:
         if name not in names or not _is_producer(graph.layers[name]):
             raise ValueError(

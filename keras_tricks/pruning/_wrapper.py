@@ -63,7 +63,9 @@ def _keep_count(n, sparsity):
 
 def check_sparsity(name, value):
     """`value` as a float in `[0, 1)`; NumPy and 0-d tensor scalars are accepted."""
-    if not isinstance(value, (bool, str, bytes, numbers.Real)) and hasattr(value, "shape"):
+    if not isinstance(value, (bool, str, bytes, numbers.Real)) and hasattr(
+        value, "shape"
+    ):
         array = keras.ops.convert_to_numpy(value)
         if array.ndim == 0 and array.dtype.kind in "fiu":
             value = float(array)
@@ -347,7 +349,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         # layer. `training` is named only to notice training without the
         # `Pruning` callback: in `fit()` this runs once, when the train step
         # is traced, after the callbacks' `on_train_begin`.
-        if training is True and not (self._driven or self._driven_by_hand or self._warned):
+        if training is True and not (
+            self._driven or self._driven_by_hand or self._warned
+        ):
             self._warned = True
             warnings.warn(_UNDRIVEN_WARNING, UserWarning, stacklevel=2)
         if not _optimizer_sees_masks():
@@ -416,7 +420,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         counts = []
         for mask in self._masks:
             values = keras.ops.convert_to_numpy(mask)
-            counts.append((int(values.size - np.count_nonzero(values)), int(values.size)))
+            counts.append(
+                (int(values.size - np.count_nonzero(values)), int(values.size))
+            )
         return counts
 
     def _units(self, variable):
@@ -459,7 +465,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
                 self._weight_mask(v, m, keeps[i])
                 for i, (v, m) in enumerate(zip(self._pruned, self._masks, strict=True))
             ]
-        for variable, mask, new in zip(self._pruned, self._masks, new_masks, strict=True):
+        for variable, mask, new in zip(
+            self._pruned, self._masks, new_masks, strict=True
+        ):
             mask.assign(keras.ops.cast(new, mask.dtype))
             variable.assign(variable * keras.ops.cast(new, variable.dtype))
         if self._bias_mask is not None:
@@ -491,7 +499,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         bias = None
         if self._bias is not None:
             bias = self._masked(self._bias, self._bias_mask)
-        for i, (variable, mask) in enumerate(zip(self._pruned, self._masks, strict=True)):
+        for i, (variable, mask) in enumerate(
+            zip(self._pruned, self._masks, strict=True)
+        ):
             kernel = self._masked(variable, mask)
             axis = UNIT_AXIS[self._kind] % len(kernel.shape)
             moved = keras.ops.moveaxis(kernel, axis, -1)

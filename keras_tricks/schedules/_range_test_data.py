@@ -15,7 +15,9 @@ def _is_arrays(x):
     if x is None:
         return False
     leaves = keras.tree.flatten(x)
-    return bool(leaves) and all(hasattr(v, "shape") and hasattr(v, "__getitem__") for v in leaves)
+    return bool(leaves) and all(
+        hasattr(v, "shape") and hasattr(v, "__getitem__") for v in leaves
+    )
 
 
 def _num_samples(name, data):
@@ -76,7 +78,9 @@ def _array_batches(x, y, batch_size, seed, num_steps):
                 f"Received: {count} samples in x, {targets} in y"
             )
     if count == 0:
-        raise ValueError("`x` must hold at least one sample. Received: x with 0 samples")
+        raise ValueError(
+            "`x` must hold at least one sample. Received: x with 0 samples"
+        )
     # Full batches only, unless there is less than one: then all the samples.
     starts = list(range(0, count - batch_size + 1, batch_size)) or [0]
     size = min(batch_size, count)
@@ -87,7 +91,9 @@ def _array_batches(x, y, batch_size, seed, num_steps):
         for start in starts[: num_steps - step]:
             take = functools.partial(_take, index=order[start : start + size])
             inputs = keras.tree.map_structure(take, x)
-            yield (inputs,) if y is None else (inputs, keras.tree.map_structure(take, y))
+            yield (
+                (inputs,) if y is None else (inputs, keras.tree.map_structure(take, y))
+            )
             step += 1
 
 

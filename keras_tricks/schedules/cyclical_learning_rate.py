@@ -122,7 +122,9 @@ class CyclicalLearningRate(keras.optimizers.schedules.LearningRateSchedule):
                 # step's own rounding to float32 changes the result by at most
                 # |step * log(gamma)| * 6e-8 relative, under 6e-6 wherever the
                 # result is above float32's smallest normal number.
-                height = height * ops.exp(ops.cast(step, "float32") * math.log(self.gamma))
+                height = height * ops.exp(
+                    ops.cast(step, "float32") * math.log(self.gamma)
+                )
             amplitude = float(self.max_learning_rate) - float(self.base_learning_rate)
             return float(self.base_learning_rate) + amplitude * height
 

@@ -97,7 +97,9 @@ class LRFinder:
         seed=None,
     ):
         low = check_positive("min_learning_rate", min_learning_rate)
-        high = check_learning_rate("max_learning_rate", max_learning_rate, allow_zero=False)
+        high = check_learning_rate(
+            "max_learning_rate", max_learning_rate, allow_zero=False
+        )
         if high <= low:
             raise ValueError(
                 f"`max_learning_rate` must be > min_learning_rate={min_learning_rate!r}. "
@@ -111,7 +113,13 @@ class LRFinder:
             )
         check_int("num_steps", num_steps, minimum=2)
         check_range("smoothing", smoothing, 0.0, 1.0)
-        check_range("divergence_threshold", divergence_threshold, 1.0, math.inf, low_closed=False)
+        check_range(
+            "divergence_threshold",
+            divergence_threshold,
+            1.0,
+            math.inf,
+            low_closed=False,
+        )
         check_verbose(verbose)
         if seed is not None:
             check_int("seed", seed, minimum=0)
@@ -206,7 +214,9 @@ class LRFinder:
             used.append(rate)
             losses.append(loss)
             smoothed.append(value)
-            diverged = not math.isfinite(value) or value > self.divergence_threshold * best
+            diverged = (
+                not math.isfinite(value) or value > self.divergence_threshold * best
+            )
             progbar.update(
                 index + 1,
                 [("learning_rate", rate), ("smoothed_loss", value)],

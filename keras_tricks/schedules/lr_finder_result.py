@@ -31,7 +31,11 @@ class LRFinderResult:
         self.learning_rates = _curve("learning_rates", learning_rates)
         self.losses = _curve("losses", losses)
         self.smoothed_losses = _curve("smoothed_losses", smoothed_losses)
-        if not len(self.learning_rates) == len(self.losses) == len(self.smoothed_losses):
+        if (
+            not len(self.learning_rates)
+            == len(self.losses)
+            == len(self.smoothed_losses)
+        ):
             raise ValueError(
                 "`learning_rates`, `losses` and `smoothed_losses` must have the same "
                 f"length. Received: len(learning_rates)={len(self.learning_rates)}, "
@@ -62,7 +66,10 @@ class LRFinderResult:
         self.suggested_learning_rate = self.steepest_learning_rate
         # One meaning everywhere (examples, docs, plot): the range to cycle
         # in, from where the loss starts to fall to the steepest descent.
-        self.clr_bounds = (float(rates[min(began, steepest)]), self.steepest_learning_rate)
+        self.clr_bounds = (
+            float(rates[min(began, steepest)]),
+            self.steepest_learning_rate,
+        )
 
     def __repr__(self):
         return (
@@ -115,7 +122,11 @@ class LRFinderResult:
         axes.plot(self.learning_rates, self.smoothed_losses, label="smoothed loss")
         base, top = self.clr_bounds
         axes.axvspan(
-            base, top, color="tab:green", alpha=0.15, label=f"clr_bounds: {base:.3g} to {top:.3g}"
+            base,
+            top,
+            color="tab:green",
+            alpha=0.15,
+            label=f"clr_bounds: {base:.3g} to {top:.3g}",
         )
         axes.axvline(
             self.suggested_learning_rate,
@@ -133,8 +144,12 @@ class LRFinderResult:
         finite = self.smoothed_losses[np.isfinite(self.smoothed_losses)]
         if finite.size:
             raw = self.losses[np.isfinite(self.losses)]
-            bottom = min(float(finite.min()), float(raw.min()) if raw.size else math.inf)
-            top = max(float(finite[0]), min(float(finite.max()), 4.0 * float(finite.min())))
+            bottom = min(
+                float(finite.min()), float(raw.min()) if raw.size else math.inf
+            )
+            top = max(
+                float(finite[0]), min(float(finite.max()), 4.0 * float(finite.min()))
+            )
             axes.set_ylim(bottom - 0.05 * abs(bottom), top + 0.05 * abs(top))
         axes.set_xlabel("learning rate")
         axes.set_ylabel("loss")
@@ -142,7 +157,6 @@ class LRFinderResult:
         axes.legend()
         figure.tight_layout()
         return figure
-
 
 
 def _curve(name, values):

@@ -31,7 +31,9 @@ def scale_learning_rate(base_learning_rate, batch_size, base_batch_size=256):
     Reference:
     - [Goyal et al., 2017](https://arxiv.org/abs/1706.02677)
     """
-    base = check_learning_rate("base_learning_rate", base_learning_rate, allow_zero=False)
+    base = check_learning_rate(
+        "base_learning_rate", base_learning_rate, allow_zero=False
+    )
     batch_size = check_int("batch_size", batch_size, minimum=1)
     base_batch_size = check_int("base_batch_size", base_batch_size, minimum=1)
     scaled = base * batch_size / base_batch_size

@@ -50,7 +50,9 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
       10 when the validation error stops improving)
     """
 
-    def __init__(self, initial_learning_rate=0.1, step_size=1000, factor=0.5, name="StepDecay"):
+    def __init__(
+        self, initial_learning_rate=0.1, step_size=1000, factor=0.5, name="StepDecay"
+    ):
         check_learning_rate("initial_learning_rate", initial_learning_rate)
         check_int("step_size", step_size, minimum=1)
         check_range("factor", factor, 0.0, 1.0, low_closed=False, high_closed=True)
@@ -67,7 +69,9 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
             decays, _ = divide(as_step(step), self.step_size)
             # factor**decays as exp(decays * log(factor)) with the log taken in
             # float64: float32(factor)**decays drifts by decays * 6e-8.
-            return float(self.initial_learning_rate) * ops.exp(decays * math.log(self.factor))
+            return float(self.initial_learning_rate) * ops.exp(
+                decays * math.log(self.factor)
+            )
 
     def get_config(self):
         return {

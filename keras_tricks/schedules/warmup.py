@@ -104,13 +104,17 @@ class Warmup(_Schedule):
             step = as_step(step)
             if self.warmup_steps == 0:
                 return self._after(step)
-            warmup_steps = self.warmup_steps if is_integer(step) else float(self.warmup_steps)
+            warmup_steps = (
+                self.warmup_steps if is_integer(step) else float(self.warmup_steps)
+            )
             after = self._after(clamp_at_zero(step - warmup_steps))
             initial = float(self.initial_learning_rate)
             if self.mode == "linear":
                 target = self._after(ops.zeros_like(step))
                 ramp = ops.cast(ops.clip(step, 0, warmup_steps), "float32")
-                during = initial + (target - initial) * (ramp / float(self.warmup_steps))
+                during = initial + (target - initial) * (
+                    ramp / float(self.warmup_steps)
+                )
             else:
                 during = ops.full_like(step, initial, dtype="float32")
             return ops.where(step < warmup_steps, during, after)

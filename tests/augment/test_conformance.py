@@ -109,8 +109,11 @@ def test_single_image_and_channels_first(name):
     out = _make(name)(x[0])
     assert out.shape[-1] == 3 and len(out.shape) == 3
     last = np.asarray(_make(name)(x))
-    first = np.asarray(_make(name, data_format="channels_first")(x.transpose(0, 3, 1, 2))) \
-        if "data_format" in _make(name).get_config() else last.transpose(0, 3, 1, 2)
+    first = (
+        np.asarray(_make(name, data_format="channels_first")(x.transpose(0, 3, 1, 2)))
+        if "data_format" in _make(name).get_config()
+        else last.transpose(0, 3, 1, 2)
+    )
     np.testing.assert_allclose(first.transpose(0, 2, 3, 1), last, atol=1e-5)
 
 
@@ -122,7 +125,9 @@ def test_values_stay_in_value_range(name):
     assert out.min() >= 0.0 and out.max() <= 1.0
 
 
-@pytest.mark.parametrize("name", ["RandomAffine", "RandomPhotometric", "RandomResizedCrop"])
+@pytest.mark.parametrize(
+    "name", ["RandomAffine", "RandomPhotometric", "RandomResizedCrop"]
+)
 def test_tf_data_map_on_batches(name):
     x = (_images((8, 12, 12, 3)) * 255).astype("uint8")
     labels = np.arange(8)
@@ -190,7 +195,9 @@ def test_every_layer_in_one_model_fits_predicts_and_reloads(tmp_path):
     central = keras.ops.image.resize(x, (8, 8), crop_to_aspect_ratio=True)
     dense = model.layers[-1]
     expected = dense(keras.ops.mean(central, axis=(1, 2)))
-    np.testing.assert_allclose(predictions, keras.ops.convert_to_numpy(expected), atol=1e-5)
+    np.testing.assert_allclose(
+        predictions, keras.ops.convert_to_numpy(expected), atol=1e-5
+    )
     path = str(tmp_path / "model.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
@@ -218,21 +225,30 @@ def test_inside_a_model_under_mirrored_strategy(strategy):
     y = np.random.default_rng(2).normal(size=(16, 1)).astype("float32")
     with strategy.scope():
         inputs = keras.Input((12, 12, 3))
-        h = augment.RandomAffine(horizontal_flip=True, rotation=10, zoom=0.1, seed=1)(inputs)
-        h = augment.RandomPhotometric(brightness=0.2, contrast=0.2, value_range=(0, 1), seed=2)(h)
+        h = augment.RandomAffine(horizontal_flip=True, rotation=10, zoom=0.1, seed=1)(
+            inputs
+        )
+        h = augment.RandomPhotometric(
+            brightness=0.2, contrast=0.2, value_range=(0, 1), seed=2
+        )(h)
         h = keras.layers.GlobalAveragePooling2D()(h)
         model = keras.Model(inputs, keras.layers.Dense(1)(h))
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     before = model.get_weights()
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(before, model.get_weights(), strict=True)
+    )
     for variable in model.weights:
         values = layer_checks.replica_values(strategy, variable)
         for other in values[1:]:
             np.testing.assert_array_equal(values[0], other)
     # predict runs with training=False: the augmentation layers are the identity.
     plain = keras.Model(inputs, model.layers[-1](model.layers[-2](inputs)))
-    np.testing.assert_allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), plain.predict(x, verbose=0), atol=1e-6
+    )
 
 
 # -- The conformance matrix: the inputs users bring ---------------------------
@@ -330,7 +346,9 @@ def test_matrix_model_with_uint8_input_and_unknown_sizes():
     # in a user's model, and needs it in float in both modes.
     inputs = keras.Input((None, None, 3), dtype="uint8")
     branches = [
-        keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 1)(_make(name)(inputs)))
+        keras.layers.GlobalAveragePooling2D()(
+            keras.layers.Conv2D(2, 1)(_make(name)(inputs))
+        )
         for name in sorted(EXAMPLES)
     ]
     outputs = keras.layers.Dense(1)(keras.layers.Concatenate()(branches))
@@ -347,7 +365,9 @@ def test_matrix_model_with_uint8_input_and_unknown_sizes():
             tf.TensorSpec((None, None, None, 3), tf.uint8),
             tf.TensorSpec((None, 1), tf.float32),
         ),
-    ).apply(tf.data.experimental.assert_cardinality(2))  # so fit knows where the epoch ends
+    ).apply(
+        tf.data.experimental.assert_cardinality(2)
+    )  # so fit knows where the epoch ends
     history = model.fit(ds, epochs=1, shuffle=False, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     predictions = model.predict(ds.map(lambda x, y: x), verbose=0)
@@ -399,7 +419,9 @@ def test_images_not_drawn_are_unchanged_and_drawn_ones_clipped():
     x = np.random.default_rng(5).uniform(-1, 2, (16, 6, 6, 3)).astype("float32")
     for layer in (
         augment.RandomColorCast(0.1, probability=0.5, value_range=(0, 1), seed=1),
-        augment.RandomPhotometric(brightness=0.1, probability=0.5, value_range=(0, 1), seed=1),
+        augment.RandomPhotometric(
+            brightness=0.1, probability=0.5, value_range=(0, 1), seed=1
+        ),
         augment.RandomAffine(horizontal_flip=True, seed=1),
     ):
         out = np.asarray(layer(x))
@@ -418,7 +440,9 @@ def test_resized_crop_runs_without_xla_in_a_compiled_model():
     layer = augment.RandomResizedCrop(8, 8, seed=0)
     assert layer.supports_jit is False
     inputs = keras.Input((12, 12, 3))
-    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(layer(inputs))))
+    model = keras.Model(
+        inputs, keras.layers.Dense(1)(keras.layers.Flatten()(layer(inputs)))
+    )
     with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
         model.compile(optimizer="sgd", loss="mse", jit_compile=True)
     assert model.jit_compile is False
@@ -428,6 +452,8 @@ def test_resized_crop_runs_without_xla_in_a_compiled_model():
     history = model.fit(x, np.zeros((4, 1)), batch_size=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     # Wrapped, the flag still reaches Keras (it looks through nested layers).
-    wrapper = keras.Sequential([keras.Input((12, 12, 3)), augment.RandomResizedCrop(8, 8)])
+    wrapper = keras.Sequential(
+        [keras.Input((12, 12, 3)), augment.RandomResizedCrop(8, 8)]
+    )
     with pytest.warns(UserWarning, match="doesn't support"):
         wrapper.compile(loss="mse", jit_compile=True)

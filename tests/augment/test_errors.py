@@ -67,8 +67,12 @@ def test_bad_arguments(cls, kwargs, match):
 
 def _every_layer():
     return [
-        A(rotation=10), P(brightness=0.1), C(4, 4), augment.RandomColorCast(),
-        augment.RandomGaussianNoise(), augment.RandomSaltAndPepper(),
+        A(rotation=10),
+        P(brightness=0.1),
+        C(4, 4),
+        augment.RandomColorCast(),
+        augment.RandomGaussianNoise(),
+        augment.RandomSaltAndPepper(),
         augment.RandomApply(augment.RandomColorCast()),
         augment.RandomChoice([augment.RandomColorCast()]),
     ]
@@ -76,13 +80,17 @@ def _every_layer():
 
 @pytest.mark.parametrize("index", range(8))
 def test_bad_rank(index):
-    with pytest.raises(ValueError, match=r"rank 3.*rank 4.*Received: inputs.shape=\(4, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"rank 3.*rank 4.*Received: inputs.shape=\(4, 4\)"
+    ):
         _every_layer()[index](np.zeros((4, 4), "float32"))
 
 
 @pytest.mark.parametrize("kwargs", [dict(saturation=0.2), dict(hue=0.1)])
 def test_saturation_and_hue_need_three_channels(kwargs):
-    with pytest.raises(ValueError, match="3 channels.*Received: inputs.shape\\[channel_axis\\]=1"):
+    with pytest.raises(
+        ValueError, match="3 channels.*Received: inputs.shape\\[channel_axis\\]=1"
+    ):
         P(**kwargs)(np.zeros((2, 4, 4, 1), "float32"))
 
 
@@ -145,7 +153,9 @@ def test_every_float_argument_refuses_nan_and_infinity(name, argument, default, 
 @pytest.mark.parametrize("position", [0, 1])
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
 @pytest.mark.parametrize("name, argument, default", _defaults(tuple))
-def test_every_pair_argument_refuses_nan_and_infinity(name, argument, default, value, position):
+def test_every_pair_argument_refuses_nan_and_infinity(
+    name, argument, default, value, position
+):
     pair = list(default)
     pair[position] = value
     with pytest.raises(ValueError, match=f"`{argument}`.*Received: {argument}="):
@@ -177,7 +187,9 @@ def test_photometric_refuses_infinite_range_and_probability(value):
 @pytest.mark.parametrize("value", ["False", "True", 1, 0, None, np.float32(1.0)])
 @pytest.mark.parametrize("name, argument, default", _defaults(bool))
 def test_every_bool_argument_refuses_non_bools(name, argument, default, value):
-    with pytest.raises(ValueError, match=f"`{argument}` must be a bool.*Received: {argument}="):
+    with pytest.raises(
+        ValueError, match=f"`{argument}` must be a bool.*Received: {argument}="
+    ):
         _construct(name, **{argument: value})
 
 
@@ -188,9 +200,12 @@ def test_horizontal_flip_false_as_a_string_no_longer_flips():
 
 
 # -- Masks that do not fit the images -----------------------------------------
-@pytest.mark.parametrize("name", ["RandomAffine", "RandomResizedCrop", "RandomColorCast"])
 @pytest.mark.parametrize(
-    "mask_shape", [(2, 8, 8, 1), (2, 8, 8), (3, 16, 16, 1), (3, 16, 16), (2, 16, 16, 1, 1)]
+    "name", ["RandomAffine", "RandomResizedCrop", "RandomColorCast"]
+)
+@pytest.mark.parametrize(
+    "mask_shape",
+    [(2, 8, 8, 1), (2, 8, 8), (3, 16, 16, 1), (3, 16, 16), (2, 16, 16, 1, 1)],
 )
 def test_masks_of_another_size_or_batch_are_refused(name, mask_shape):
     layer = _construct(name, **({"rotation": 10} if name == "RandomAffine" else {}))
@@ -198,7 +213,8 @@ def test_masks_of_another_size_or_batch_are_refused(name, mask_shape):
     masks = np.zeros(mask_shape, "int32")
     pattern = (
         r"`segmentation_masks` must .*Received: images.shape=\(2, 16, 16, 3\), "
-        + r"segmentation_masks.shape=" + re.escape(str(mask_shape))
+        + r"segmentation_masks.shape="
+        + re.escape(str(mask_shape))
     )
     for training in (True, False):
         with pytest.raises(ValueError, match=pattern):
@@ -220,24 +236,37 @@ def test_masks_of_another_size_are_refused_when_sizes_are_unknown():
     )
     layer = A(rotation=10)
     ds = ds.map(lambda x, m: layer({"images": x, "segmentation_masks": m}))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="`segmentation_masks` must have"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="`segmentation_masks` must have"
+    ):
         list(ds)
 
 
 def test_masks_without_a_channel_axis_move_like_masks_with_one():
     images = np.random.default_rng(0).uniform(size=(3, 16, 16, 3)).astype("float32")
     masks = np.random.default_rng(1).integers(0, 5, (3, 16, 16)).astype("int32")
-    for cls, kwargs in ((A, dict(rotation=30, zoom=0.2, seed=2)), (C, dict(height=8, width=8, seed=2))):
-        with_axis = cls(**kwargs)({"images": images, "segmentation_masks": masks[..., None]})
+    for cls, kwargs in (
+        (A, dict(rotation=30, zoom=0.2, seed=2)),
+        (C, dict(height=8, width=8, seed=2)),
+    ):
+        with_axis = cls(**kwargs)(
+            {"images": images, "segmentation_masks": masks[..., None]}
+        )
         without = cls(**kwargs)({"images": images, "segmentation_masks": masks})
-        assert without["segmentation_masks"].shape == with_axis["segmentation_masks"].shape[:-1]
+        assert (
+            without["segmentation_masks"].shape
+            == with_axis["segmentation_masks"].shape[:-1]
+        )
         np.testing.assert_array_equal(
-            without["segmentation_masks"], np.asarray(with_axis["segmentation_masks"])[..., 0]
+            without["segmentation_masks"],
+            np.asarray(with_axis["segmentation_masks"])[..., 0],
         )
         np.testing.assert_array_equal(without["images"], with_axis["images"])
     # channels_first, one image: (H, W) masks with (C, H, W) images.
     layer = A(horizontal_flip=True, seed=0, data_format="channels_first")
-    out = layer({"images": images[0].transpose(2, 0, 1), "segmentation_masks": masks[0]})
+    out = layer(
+        {"images": images[0].transpose(2, 0, 1), "segmentation_masks": masks[0]}
+    )
     assert out["segmentation_masks"].shape == (16, 16)
 
 
@@ -246,7 +275,10 @@ def test_masks_without_a_channel_axis_move_like_masks_with_one():
     "make, received",
     [
         (lambda: augment.RandomApply(C(8, 8)), "layer"),
-        (lambda: augment.RandomChoice([augment.RandomColorCast(), C(8, 8)]), r"layers\[1\]"),
+        (
+            lambda: augment.RandomChoice([augment.RandomColorCast(), C(8, 8)]),
+            r"layers\[1\]",
+        ),
     ],
 )
 def test_wrapping_a_shape_changing_layer_is_refused(make, received):
@@ -267,5 +299,7 @@ def test_wrapping_a_shape_changing_layer_is_refused_when_sizes_are_unknown():
         images, output_signature=tf.TensorSpec((None, None, 3), tf.float32)
     )
     layer = augment.RandomApply(C(8, 8))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="RandomResizedCrop .* turns images"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="RandomResizedCrop .* turns images"
+    ):
         list(ds.map(layer))

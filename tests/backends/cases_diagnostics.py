@@ -21,9 +21,13 @@ def _model(middle=None, activation="softmax"):
     h = keras.layers.Dense(4, activation="tanh", name="body")(inputs)
     if middle is not None:
         h = middle(h)
-    model = keras.Model(inputs, keras.layers.Dense(3, activation=activation, name="head")(h))
+    model = keras.Model(
+        inputs, keras.layers.Dense(3, activation=activation, name="head")(h)
+    )
     rng = np.random.default_rng(7)
-    model.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32") for w in model.weights])
+    model.set_weights(
+        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in model.weights]
+    )
     return model
 
 
@@ -46,7 +50,9 @@ def fine_tune_adam():
 def batch_dependence_perturbation():
     x, _ = _data()
     healthy = diagnostics.check_batch_dependence(_model(), x, method="perturbation")
-    faulty = diagnostics.check_batch_dependence(_model(_BatchMix()), x, method="perturbation")
+    faulty = diagnostics.check_batch_dependence(
+        _model(_BatchMix()), x, method="perturbation"
+    )
     return {"healthy": healthy.matrix, "faulty": faulty.matrix}
 
 
@@ -56,4 +62,6 @@ def initial_loss():
     model = _model()
     model.compile("sgd", "sparse_categorical_crossentropy")
     report = diagnostics.check_initial_loss(model, (x, y))
-    return {k: np.asarray(report.numbers[k]) for k in ("initial_loss", "relative_error")}
+    return {
+        k: np.asarray(report.numbers[k]) for k in ("initial_loss", "relative_error")
+    }

@@ -29,8 +29,10 @@ def _set_weights(layer, input_shape, seed):
     """Build ``layer`` and give every weight a fixed NumPy value."""
     layer.build(input_shape)
     layer.set_weights(
-        [_normal(w.shape, seed + i, mean=1.0 if i == 0 else 0.0, std=0.5)
-         for i, w in enumerate(layer.get_weights())]
+        [
+            _normal(w.shape, seed + i, mean=1.0 if i == 0 else 0.0, std=0.5)
+            for i, w in enumerate(layer.get_weights())
+        ]
     )
     return layer
 
@@ -59,9 +61,10 @@ for _groups, _axis, _shape in [
     # order on each path (XLA's chunked sums, keras.ops reductions): the
     # gradients, differences of such sums, agree to a few float32 ulps of
     # their largest terms, hence atol 1e-5.
-    case(f"layers.GroupNormalization(groups={_groups}, channels_{fmt}, rank {len(_shape)})", atol=1e-5)(
-        _group_norm
-    )
+    case(
+        f"layers.GroupNormalization(groups={_groups}, channels_{fmt}, rank {len(_shape)})",
+        atol=1e-5,
+    )(_group_norm)
 
 
 @case("layers.InstanceNormalization(channels_last)", atol=1e-5)  # as above
@@ -87,7 +90,9 @@ def _initialized_weight_norm(inner, shape, seed):
 
 @case("layers.WeightNormalization(Dense) after data init", atol=1e-5)  # as above
 def weight_norm_dense():
-    return _initialized_weight_norm(keras.layers.Dense(5, activation="tanh"), (8, 6), seed=30)
+    return _initialized_weight_norm(
+        keras.layers.Dense(5, activation="tanh"), (8, 6), seed=30
+    )
 
 
 @case("layers.WeightNormalization(Conv2D) after data init", atol=1e-5)  # as above
@@ -97,7 +102,9 @@ def weight_norm_conv2d():
 
 
 def _drop_connect(rate, training):
-    layer = _set_weights(DropConnect(keras.layers.Conv2D(3, 2), rate=rate, seed=1), (2, 5, 5, 2), 40)
+    layer = _set_weights(
+        DropConnect(keras.layers.Conv2D(3, 2), rate=rate, seed=1), (2, 5, 5, 2), 40
+    )
     return layer_outputs_and_grads(layer, _normal((2, 5, 5, 2), 41), training=training)
 
 

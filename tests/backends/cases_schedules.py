@@ -59,12 +59,18 @@ def step_decay():
 
 @case("schedules.Warmup.linear_cyclical")
 def warmup_linear_cyclical():
-    return _values(Warmup(CyclicalLearningRate(0.05, 0.3, 400), 500, initial_learning_rate=0.01))
+    return _values(
+        Warmup(CyclicalLearningRate(0.05, 0.3, 400), 500, initial_learning_rate=0.01)
+    )
 
 
 @case("schedules.Warmup.constant_step_decay")
 def warmup_constant_step_decay():
-    return _values(Warmup(StepDecay(0.3, 1000, 0.5), 500, initial_learning_rate=0.01, mode="constant"))
+    return _values(
+        Warmup(
+            StepDecay(0.3, 1000, 0.5), 500, initial_learning_rate=0.01, mode="constant"
+        )
+    )
 
 
 @case("schedules.Warmup.linear_cosine")
@@ -93,10 +99,16 @@ def _data():
 
 def _model():
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dense(1),
+        ]
     )
     rng = np.random.default_rng(3)
-    model.set_weights([rng.normal(size=w.shape).astype("float32") * 0.5 for w in model.get_weights()])
+    model.set_weights(
+        [rng.normal(size=w.shape).astype("float32") * 0.5 for w in model.get_weights()]
+    )
     model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "mse")
     return model
 
@@ -104,10 +116,16 @@ def _model():
 def _fit(callback):
     x, y = _data()
     model = _model()
-    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[callback])
+    history = model.fit(
+        x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[callback]
+    )
     weights = {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
     rate = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
-    return {**weights, "learning_rate": rate, "epoch_rates": np.asarray(history.history["learning_rate"])}
+    return {
+        **weights,
+        "learning_rate": rate,
+        "epoch_rates": np.asarray(history.history["learning_rate"]),
+    }
 
 
 @case("callbacks.CyclicalLR.fit")
@@ -117,13 +135,17 @@ def cyclical_lr_fit():
 
 @case("callbacks.WarmupLR.fit")
 def warmup_lr_fit():
-    return _fit(WarmupLR(StepDecay(0.08, 4, 0.5), warmup_steps=6, initial_learning_rate=0.005))
+    return _fit(
+        WarmupLR(StepDecay(0.08, 4, 0.5), warmup_steps=6, initial_learning_rate=0.005)
+    )
 
 
 @case("callbacks.LRFinder.find")
 def lr_finder_find():
     x, y = _data()
-    result = LRFinder(1e-4, 1.0, num_steps=12, verbose=0).find(_model(), x, y, batch_size=16)
+    result = LRFinder(1e-4, 1.0, num_steps=12, verbose=0).find(
+        _model(), x, y, batch_size=16
+    )
     return {
         "learning_rates": result.learning_rates,
         "losses": result.losses,

@@ -64,5 +64,9 @@ def test_same_numbers_as_tensorflow(name, tensorflow_results, other_results):
     assert sorted(got) == sorted(expected), (backend, sorted(got), sorted(expected))
     for key in expected:
         np.testing.assert_allclose(
-            got[key], expected[key], rtol=rtol, atol=atol, err_msg=f"{backend}: {name}::{key}"
+            got[key],
+            expected[key],
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"{backend}: {name}::{key}",
         )

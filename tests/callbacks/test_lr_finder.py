@@ -19,14 +19,22 @@ def digits():
 
 def _mlp(optimizer):
     model = keras.Sequential(
-        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(10),
+        ]
     )
-    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return model
 
 
 def _state(model):
-    return [v.numpy() for v in model.variables], [v.numpy() for v in model.optimizer.variables]
+    return [v.numpy() for v in model.variables], [
+        v.numpy() for v in model.optimizer.variables
+    ]
 
 
 def _assert_same_state(before, after):
@@ -64,7 +72,9 @@ def test_finds_a_rate_where_the_loss_falls_and_restores_everything(digits):
     assert base <= result.suggested_learning_rate <= top
     assert curve[index] < curve[0]
     assert curve[index + 1] < curve[index - 1]
-    assert result.min_over_ten_learning_rate == pytest.approx(result.min_loss_learning_rate / 10)
+    assert result.min_over_ten_learning_rate == pytest.approx(
+        result.min_loss_learning_rate / 10
+    )
     assert curve.min() < 0.8 * curve[0]
 
     figure = result.plot()
@@ -93,15 +103,22 @@ def test_under_mirrored_strategy_with_a_dataset(strategy, digits):
     model.fit(dataset.take(1), shuffle=False, verbose=0)
     before = _state(model)
     result = LRFinder(1e-4, 1.0, num_steps=20, verbose=0).find(model, dataset)
-    assert len(result.learning_rates) == 20  # 8 batches per pass: the dataset is re-iterated
+    assert (
+        len(result.learning_rates) == 20
+    )  # 8 batches per pass: the dataset is re-iterated
     assert np.all(np.isfinite(result.losses))
     _assert_same_state(before, _state(model))
 
 
 def test_refuses_a_schedule_valued_learning_rate(digits):
     x, y = digits
-    model = _mlp(keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)))
-    with pytest.raises(ValueError, match="already a schedule.*Received: learning_rate='ExponentialDecay'"):
+    model = _mlp(
+        keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
+    )
+    with pytest.raises(
+        ValueError,
+        match="already a schedule.*Received: learning_rate='ExponentialDecay'",
+    ):
         LRFinder(verbose=0).find(model, x, y)
 
 
@@ -116,12 +133,24 @@ def test_refuses_an_unbuilt_model(digits):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(min_learning_rate=1.0, max_learning_rate=0.1), "max_learning_rate.*> min_learning_rate=1.0. Received: max_learning_rate=0.1"),
-        (dict(min_learning_rate=0.1, max_learning_rate=0.1), "Received: max_learning_rate=0.1"),
-        (dict(min_learning_rate=0.0), "min_learning_rate.*> 0. Received: min_learning_rate=0.0"),
+        (
+            dict(min_learning_rate=1.0, max_learning_rate=0.1),
+            "max_learning_rate.*> min_learning_rate=1.0. Received: max_learning_rate=0.1",
+        ),
+        (
+            dict(min_learning_rate=0.1, max_learning_rate=0.1),
+            "Received: max_learning_rate=0.1",
+        ),
+        (
+            dict(min_learning_rate=0.0),
+            "min_learning_rate.*> 0. Received: min_learning_rate=0.0",
+        ),
         (dict(num_steps=1), "num_steps.*>= 2. Received: num_steps=1"),
         (dict(smoothing=1.0), r"smoothing.*\[0.0, 1.0\). Received: smoothing=1.0"),
-        (dict(divergence_threshold=1.0), "divergence_threshold.*Received: divergence_threshold=1.0"),
+        (
+            dict(divergence_threshold=1.0),
+            "divergence_threshold.*Received: divergence_threshold=1.0",
+        ),
     ],
 )
 def test_bad_input(kwargs, message):
@@ -141,7 +170,10 @@ def _drain(generator, limit=1000):
     return bounded(lambda: list(itertools.islice(generator, limit)))
 
 
-@pytest.mark.parametrize("count, batch_size, sizes", [(5, 32, [5] * 7), (70, 32, [32] * 7), (64, 32, [32] * 7), (1, 1, [1] * 7)])
+@pytest.mark.parametrize(
+    "count, batch_size, sizes",
+    [(5, 32, [5] * 7), (70, 32, [32] * 7), (64, 32, [32] * 7), (1, 1, [1] * 7)],
+)
 def test_batches_are_bounded_and_use_small_data_whole(count, batch_size, sizes):
     x = np.arange(count * 2, dtype="float32").reshape(count, 2)
     y = np.arange(count)
@@ -154,7 +186,10 @@ def test_batches_are_bounded_and_use_small_data_whole(count, batch_size, sizes):
 
 
 def test_batches_of_no_sample_raise():
-    with pytest.raises(ValueError, match="`x` must hold at least one sample. Received: x with 0 samples"):
+    with pytest.raises(
+        ValueError,
+        match="`x` must hold at least one sample. Received: x with 0 samples",
+    ):
         _drain(_batches(np.zeros((0, 3)), np.zeros((0,)), 32, None, 5))
 
 
@@ -171,7 +206,9 @@ def test_batches_of_a_multi_input_structure_slice_every_array():
 
 
 def test_batches_of_an_iterable_end_when_a_one_shot_iterator_ends():
-    batches = _drain(_batches(iter([(np.ones((2, 1)), np.ones(2))] * 3), None, 32, None, 10))
+    batches = _drain(
+        _batches(iter([(np.ones((2, 1)), np.ones(2))] * 3), None, 32, None, 10)
+    )
     assert len(batches) == 3
     assert _drain(_batches([], None, 32, None, 10)) == []
 
@@ -179,7 +216,10 @@ def test_batches_of_an_iterable_end_when_a_one_shot_iterator_ends():
 @pytest.fixture(scope="module")
 def tiny_model():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    model.compile(keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.SGD(0.01),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -199,14 +239,46 @@ def test_fewer_samples_than_one_batch_train_on_all_of_them(tiny_model, count):
 @pytest.mark.parametrize(
     "x, y, error, message",
     [
-        (np.zeros((0, 4), "float32"), np.zeros((0,)), ValueError, "at least one sample. Received: x with 0 samples"),
-        (np.zeros((10, 4), "float32"), np.zeros((9,)), ValueError, "`x` and `y` must hold the same number of samples. Received: 10 samples in x, 9 in y"),
-        ([np.zeros((10, 4)), np.zeros((8, 4))], np.zeros((10,)), ValueError, r"arrays in `x` must all hold the same number of samples. Received: x with \[8, 10\] samples"),
-        (np.zeros((10, 4), "float32"), "labels", TypeError, "`y` must be an array.*Received: y='labels'"),
+        (
+            np.zeros((0, 4), "float32"),
+            np.zeros((0,)),
+            ValueError,
+            "at least one sample. Received: x with 0 samples",
+        ),
+        (
+            np.zeros((10, 4), "float32"),
+            np.zeros((9,)),
+            ValueError,
+            "`x` and `y` must hold the same number of samples. Received: 10 samples in x, 9 in y",
+        ),
+        (
+            [np.zeros((10, 4)), np.zeros((8, 4))],
+            np.zeros((10,)),
+            ValueError,
+            r"arrays in `x` must all hold the same number of samples. Received: x with \[8, 10\] samples",
+        ),
+        (
+            np.zeros((10, 4), "float32"),
+            "labels",
+            TypeError,
+            "`y` must be an array.*Received: y='labels'",
+        ),
         (None, None, TypeError, "`x` must be arrays.*Received: x=None"),
         (3.0, None, TypeError, "`x` must be arrays.*Received: x=3.0"),
-        (tf.data.Dataset.from_tensor_slices(np.zeros((0, 4))).batch(2), None, ValueError, "`x` yielded no batch"),
-        (tf.data.Dataset.from_tensor_slices((np.zeros((4, 4)), np.zeros(4))).batch(2), np.zeros(4), ValueError, "`y` must be None when `x` is a dataset"),
+        (
+            tf.data.Dataset.from_tensor_slices(np.zeros((0, 4))).batch(2),
+            None,
+            ValueError,
+            "`x` yielded no batch",
+        ),
+        (
+            tf.data.Dataset.from_tensor_slices((np.zeros((4, 4)), np.zeros(4))).batch(
+                2
+            ),
+            np.zeros(4),
+            ValueError,
+            "`y` must be None when `x` is a dataset",
+        ),
     ],
 )
 def test_bad_data_gets_a_clear_error(tiny_model, x, y, error, message):
@@ -218,14 +290,18 @@ def test_bad_data_gets_a_clear_error(tiny_model, x, y, error, message):
 
 def test_bad_batch_size_gets_a_clear_error(tiny_model):
     with pytest.raises(ValueError, match="batch_size.*>= 1. Received: batch_size=0"):
-        LRFinder(verbose=0).find(tiny_model, np.zeros((4, 4)), np.zeros(4), batch_size=0)
+        LRFinder(verbose=0).find(
+            tiny_model, np.zeros((4, 4)), np.zeros(4), batch_size=0
+        )
 
 
 def test_refuses_an_uncompiled_model_and_a_non_model():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="`model` must be compiled.*Received: model="):
         LRFinder(verbose=0).find(model, np.zeros((4, 4)), np.zeros(4))
-    with pytest.raises(TypeError, match="`model` must be a keras.Model. Received: model='model'"):
+    with pytest.raises(
+        TypeError, match="`model` must be a keras.Model. Received: model='model'"
+    ):
         LRFinder(verbose=0).find("model", np.zeros((4, 4)), np.zeros(4))
 
 
@@ -242,15 +318,22 @@ def _two_input_models():
 
 def test_multi_input_models_take_dicts_lists_and_datasets():
     rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(40, 3)).astype("float32"), rng.normal(size=(40, 2)).astype("float32")
+    a, b = (
+        rng.normal(size=(40, 3)).astype("float32"),
+        rng.normal(size=(40, 2)).astype("float32"),
+    )
     y = rng.normal(size=(40, 1)).astype("float32")
     dict_model, list_model = _two_input_models()
-    first_loss = dict_model.evaluate({"a": a[:16], "b": b[:16]}, y[:16], batch_size=16, verbose=0)
+    first_loss = dict_model.evaluate(
+        {"a": a[:16], "b": b[:16]}, y[:16], batch_size=16, verbose=0
+    )
     before = _state(dict_model)
     finder = LRFinder(1e-4, 1e-1, num_steps=5, verbose=0)
     from_dict = finder.find(dict_model, {"a": a, "b": b}, y, batch_size=16)
     from_list = finder.find(list_model, [a, b], y, batch_size=16)
-    dataset = tf.data.Dataset.from_tensor_slices(({"a": a, "b": b}, y)).batch(16, drop_remainder=True)
+    dataset = tf.data.Dataset.from_tensor_slices(({"a": a, "b": b}, y)).batch(
+        16, drop_remainder=True
+    )
     from_dataset = finder.find(dict_model, dataset)
     _assert_same_state(before, _state(dict_model))
     assert from_dict.losses[0] == pytest.approx(first_loss, rel=1e-5)
@@ -263,12 +346,17 @@ def test_a_tf_data_dataset_feeds_the_sweep_on_every_backend():
     # On JAX, `train_on_batch` refuses TensorFlow tensors: the range test
     # converts a tf.data batch as `fit` does, and the sweep equals the arrays'.
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(32, 3)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+    x, y = (
+        rng.normal(size=(32, 3)).astype("float32"),
+        rng.normal(size=(32, 1)).astype("float32"),
+    )
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.01), "mse")
     finder = LRFinder(1e-4, 1e-1, num_steps=4, verbose=0)
     from_arrays = finder.find(model, x, y, batch_size=16)
-    from_dataset = finder.find(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(16))
+    from_dataset = finder.find(
+        model, tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    )
     np.testing.assert_allclose(from_dataset.losses, from_arrays.losses, rtol=1e-6)
 
 
@@ -287,22 +375,38 @@ class _Batches(keras.utils.PyDataset):
 def test_pydataset_cycles_and_a_generator_ends_early_with_a_warning(tiny_model):
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(16, 4)).astype("float32"), rng.integers(0, 3, 16)
-    result = LRFinder(1e-4, 1e-2, num_steps=5, verbose=0).find(tiny_model, _Batches(x, y))
+    result = LRFinder(1e-4, 1e-2, num_steps=5, verbose=0).find(
+        tiny_model, _Batches(x, y)
+    )
     assert len(result.learning_rates) == 5  # two batches per pass, re-iterated
     generator = ((x[i : i + 8], y[i : i + 8]) for i in (0, 8))
     with pytest.warns(UserWarning, match="ran out after 2 of 5 batches"):
-        result = LRFinder(1e-4, 1e-2, num_steps=5, verbose=0).find(tiny_model, generator)
+        result = LRFinder(1e-4, 1e-2, num_steps=5, verbose=0).find(
+            tiny_model, generator
+        )
     assert len(result.learning_rates) == 2
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(max_learning_rate=float("inf")), "max_learning_rate.*finite. Received: max_learning_rate=inf"),
-        (dict(max_learning_rate=float("nan")), "max_learning_rate.*NaN. Received: max_learning_rate=nan"),
+        (
+            dict(max_learning_rate=float("inf")),
+            "max_learning_rate.*finite. Received: max_learning_rate=inf",
+        ),
+        (
+            dict(max_learning_rate=float("nan")),
+            "max_learning_rate.*NaN. Received: max_learning_rate=nan",
+        ),
         (dict(min_learning_rate=float("-inf")), "Received: min_learning_rate=-inf"),
-        (dict(max_learning_rate=1e39), "max_learning_rate.*largest float32.*Received: max_learning_rate=1e\\+39"),
-        (dict(min_learning_rate=1e-40), "min_learning_rate.*smallest normal float32. Received: min_learning_rate=1e-40"),
+        (
+            dict(max_learning_rate=1e39),
+            "max_learning_rate.*largest float32.*Received: max_learning_rate=1e\\+39",
+        ),
+        (
+            dict(min_learning_rate=1e-40),
+            "min_learning_rate.*smallest normal float32. Received: min_learning_rate=1e-40",
+        ),
         (dict(smoothing=float("nan")), "Received: smoothing=nan"),
         (dict(divergence_threshold=float("inf")), "Received: divergence_threshold=inf"),
         (dict(num_steps=True), "num_steps.*integer. Received: num_steps=True"),
@@ -320,10 +424,26 @@ def test_bad_arguments_beyond_the_range(kwargs, message):
 @pytest.mark.parametrize(
     "args, error, message",
     [
-        (([], [], []), ValueError, "`learning_rates` must be a non-empty 1-D sequence.*Received: learning_rates=\\[\\]"),
-        (([0.1, 0.2], [1.0], [1.0]), ValueError, "same length. Received: len\\(learning_rates\\)=2, len\\(losses\\)=1"),
-        (([0.0, 0.1], [1.0, 1.0], [1.0, 1.0]), ValueError, "`learning_rates` must all be > 0"),
-        ((["a"], [1.0], [1.0]), TypeError, "`learning_rates` must be a sequence of numbers"),
+        (
+            ([], [], []),
+            ValueError,
+            "`learning_rates` must be a non-empty 1-D sequence.*Received: learning_rates=\\[\\]",
+        ),
+        (
+            ([0.1, 0.2], [1.0], [1.0]),
+            ValueError,
+            "same length. Received: len\\(learning_rates\\)=2, len\\(losses\\)=1",
+        ),
+        (
+            ([0.0, 0.1], [1.0, 1.0], [1.0, 1.0]),
+            ValueError,
+            "`learning_rates` must all be > 0",
+        ),
+        (
+            (["a"], [1.0], [1.0]),
+            TypeError,
+            "`learning_rates` must be a sequence of numbers",
+        ),
     ],
 )
 def test_result_refuses_an_empty_or_inconsistent_curve(args, error, message):
@@ -333,4 +453,9 @@ def test_result_refuses_an_empty_or_inconsistent_curve(args, error, message):
 
 def test_result_of_one_point():
     result = LRFinderResult([0.1], [2.0], [2.0])
-    assert result.suggested_learning_rate == result.clr_bounds[0] == result.clr_bounds[1] == 0.1
+    assert (
+        result.suggested_learning_rate
+        == result.clr_bounds[0]
+        == result.clr_bounds[1]
+        == 0.1
+    )

@@ -14,7 +14,11 @@ from tests.pruning._helpers import expected_zeros
 
 def _pruned(schedule):
     base = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(10, name="a"), keras.layers.Dense(2, name="b")]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(10, name="a"),
+            keras.layers.Dense(2, name="b"),
+        ]
     )
     model = prune_low_magnitude(base, schedule)
     model.compile(keras.optimizers.SGD(0.01), "mse")
@@ -27,8 +31,12 @@ def test_sparsity_is_logged_into_history():
     model = _pruned(schedule)
     rng = np.random.default_rng(0)
     history = model.fit(
-        rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=4, epochs=2,
-        callbacks=[Pruning(log_per_layer=True)], verbose=0,
+        rng.normal(size=(16, 4)),
+        rng.normal(size=(16, 2)),
+        batch_size=4,
+        epochs=2,
+        callbacks=[Pruning(log_per_layer=True)],
+        verbose=0,
     )
     expected = (40 - 20 + 20 - 10) / 60
     assert history.history["pruning/sparsity"] == [pytest.approx(expected)] * 2
@@ -40,7 +48,10 @@ def test_logs_before_the_first_pruning_step_report_zero():
     model = _pruned(ConstantSparsity(0.5, begin_step=100))
     rng = np.random.default_rng(1)
     history = model.fit(
-        rng.normal(size=(8, 4)), rng.normal(size=(8, 2)), epochs=1, callbacks=[Pruning()],
+        rng.normal(size=(8, 4)),
+        rng.normal(size=(8, 2)),
+        epochs=1,
+        callbacks=[Pruning()],
         verbose=0,
     )
     assert history.history["pruning/sparsity"] == [0.0]
@@ -57,13 +68,17 @@ def test_config_round_trip():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"log_per_layer.*bool.*Received: log_per_layer=1"):
+    with pytest.raises(
+        ValueError, match=r"log_per_layer.*bool.*Received: log_per_layer=1"
+    ):
         Pruning(log_per_layer=1)
     with pytest.raises(ValueError, match=r"bool.*Received: log_per_layer='False'"):
         Pruning(log_per_layer="False")
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     plain.compile("sgd", "mse")
-    with pytest.raises(ValueError, match=r"no PruneLowMagnitude layers.*Received: model="):
+    with pytest.raises(
+        ValueError, match=r"no PruneLowMagnitude layers.*Received: model="
+    ):
         plain.fit(np.zeros((2, 4)), np.zeros((2, 2)), callbacks=[Pruning()], verbose=0)
 
 
@@ -73,7 +88,9 @@ def _dense_model(schedule, steps_per_execution=1):
     keras.utils.set_random_seed(3)
     base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="a")])
     model = prune_low_magnitude(base, schedule)
-    model.compile(keras.optimizers.SGD(0.01), "mse", steps_per_execution=steps_per_execution)
+    model.compile(
+        keras.optimizers.SGD(0.01), "mse", steps_per_execution=steps_per_execution
+    )
     return model
 
 
@@ -94,8 +111,15 @@ def _fit(model, steps, callbacks, batch_size=2, epochs=1):
     rng = np.random.default_rng(4)
     x = rng.normal(size=(steps * batch_size, 4)).astype("float32")
     y = rng.normal(size=(steps * batch_size, 8)).astype("float32")
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False,
-              callbacks=callbacks, verbose=0)
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=False,
+        callbacks=callbacks,
+        verbose=0,
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,12 +128,16 @@ def _fit(model, steps, callbacks, batch_size=2, epochs=1):
 def test_steps_between_executions_prune_at_the_next_boundary(steps_per_execution):
     # The case: begin_step=5 is no multiple of 3 or 4; it used to be
     # skipped for good (sparsity 0.0 after 48 steps).
-    model = _dense_model(ConstantSparsity(0.5, begin_step=5, frequency=100), steps_per_execution)
+    model = _dense_model(
+        ConstantSparsity(0.5, begin_step=5, frequency=100), steps_per_execution
+    )
     record = _Sparsity()
     _fit(model, 48, [Pruning(), record])
     first = -(-5 // steps_per_execution) * steps_per_execution  # first boundary >= 5
     assert record.seen[0][0] == 0
-    assert [s for step, s in record.seen if step < first] == [0.0] * (first // steps_per_execution)
+    assert [s for step, s in record.seen if step < first] == [0.0] * (
+        first // steps_per_execution
+    )
     assert [s for step, s in record.seen if step >= first] == [0.5] * len(
         range(first, 48, steps_per_execution)
     )
@@ -117,7 +145,9 @@ def test_steps_between_executions_prune_at_the_next_boundary(steps_per_execution
 
 @pytest.mark.parametrize("steps_per_execution", [1, 3, 4])
 def test_polynomial_decay_reaches_its_final_sparsity(steps_per_execution):
-    schedule = PolynomialDecay(0.0, 0.75, begin_step=0, end_step=10, frequency=5, power=1)
+    schedule = PolynomialDecay(
+        0.0, 0.75, begin_step=0, end_step=10, frequency=5, power=1
+    )
     model = _dense_model(schedule, steps_per_execution)
     record = _Sparsity()
     # 7 steps per epoch: an epoch's last execution is shorter than the others.
@@ -140,12 +170,16 @@ def test_a_step_inside_the_last_execution_of_a_fit_is_pruned_by_the_next_fit():
 
 
 def _error_on_the_warning():
-    warnings.filterwarnings("error", message="A model with PruneLowMagnitude", category=UserWarning)
+    warnings.filterwarnings(
+        "error", message="A model with PruneLowMagnitude", category=UserWarning
+    )
 
 
 def test_training_without_the_callback_warns_once():
     model = _dense_model(ConstantSparsity(0.5, begin_step=0))
-    with pytest.warns(UserWarning, match=r"without the `keras_tricks.callbacks.Pruning`"):
+    with pytest.warns(
+        UserWarning, match=r"without the `keras_tricks.callbacks.Pruning`"
+    ):
         _fit(model, 2, [])
     with warnings.catch_warnings():
         _error_on_the_warning()
@@ -186,8 +220,12 @@ def _fit_eight_steps(model):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         history = model.fit(
-            rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2, epochs=1,
-            callbacks=[Pruning()], verbose=0,
+            rng.normal(size=(16, 4)),
+            rng.normal(size=(16, 2)),
+            batch_size=2,
+            epochs=1,
+            callbacks=[Pruning()],
+            verbose=0,
         )
     return history, _short_warnings(record)
 
@@ -196,7 +234,9 @@ def test_warns_when_fit_ends_before_end_step():
     # 8 steps of a schedule that reaches 80% only at step 100.
     model = _pruned(PolynomialDecay(0.0, 0.8, begin_step=0, end_step=100, frequency=1))
     history, messages = _fit_eight_steps(model)
-    assert len(messages) == 1, messages  # one warning for the schedule both layers share
+    assert len(messages) == 1, (
+        messages
+    )  # one warning for the schedule both layers share
     reached = history.history["pruning/sparsity"][-1]
     assert 0.0 < reached < 0.8
     assert (
@@ -210,7 +250,9 @@ def test_warns_when_fit_ends_before_end_step():
     "schedule",
     [
         PolynomialDecay(0.0, 0.8, begin_step=0, end_step=6, frequency=2),  # reached
-        ConstantSparsity(0.5, begin_step=0, end_step=100, frequency=1),  # at target from 0
+        ConstantSparsity(
+            0.5, begin_step=0, end_step=100, frequency=1
+        ),  # at target from 0
         ConstantSparsity(0.5, begin_step=100),  # end_step=-1: never warns
     ],
     ids=["polynomial_reached", "constant_finite_end", "constant_no_end"],
@@ -223,10 +265,18 @@ def test_no_warning_when_end_step_is_reached_or_has_no_end(schedule):
 def test_warns_when_begin_step_is_never_reached():
     model = _pruned(ConstantSparsity(0.5, begin_step=50, end_step=60, frequency=1))
     rng = np.random.default_rng(0)
-    with pytest.warns(UserWarning, match=r"target sparsity 50\.0% at end_step=60.*"
-                      r"ended at step 8 \(masks never updated\).*at 0\.0% sparsity"):
-        model.fit(rng.normal(size=(16, 4)), rng.normal(size=(16, 2)), batch_size=2,
-                  callbacks=[Pruning()], verbose=0)
+    with pytest.warns(
+        UserWarning,
+        match=r"target sparsity 50\.0% at end_step=60.*"
+        r"ended at step 8 \(masks never updated\).*at 0\.0% sparsity",
+    ):
+        model.fit(
+            rng.normal(size=(16, 4)),
+            rng.normal(size=(16, 2)),
+            batch_size=2,
+            callbacks=[Pruning()],
+            verbose=0,
+        )
 
 
 def test_no_warning_when_the_masks_are_already_as_sparse_as_asked():

@@ -38,7 +38,9 @@ def mlp(
     hidden=32,
 ):
     inputs = keras.Input((64,))
-    h = keras.layers.Dense(hidden, activation="relu", kernel_initializer="he_normal")(inputs)
+    h = keras.layers.Dense(hidden, activation="relu", kernel_initializer="he_normal")(
+        inputs
+    )
     if middle is not None:
         h = middle(h)
     outputs = keras.layers.Dense(

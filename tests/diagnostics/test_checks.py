@@ -27,7 +27,9 @@ def test_overfit_healthy_passes_and_leaves_weights_alone(batch):
     report = diagnostics.overfit_one_batch(model, batch)
     assert report.passed, str(report)
     assert report.numbers["final_loss"] <= report.numbers["target_loss"]
-    assert all(np.array_equal(a, b) for a, b in zip(before, weights_of(model), strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(before, weights_of(model), strict=True)
+    )
     assert "PASS" in str(report)
     fig = report.figure()
     assert fig.axes[0].get_lines()
@@ -144,9 +146,14 @@ def test_batch_dependence_explains_batchnorm(batch):
 def test_bad_input(batch):
     x, y = batch
     model = mlp()
-    with pytest.raises(ValueError, match=r"`batch` must match the model's input shape .*Received: batch="):
+    with pytest.raises(
+        ValueError,
+        match=r"`batch` must match the model's input shape .*Received: batch=",
+    ):
         diagnostics.overfit_one_batch(model, (x[:, :10], y))
-    with pytest.raises(ValueError, match=r"`batch` must hold at least one sample\. Received: batch="):
+    with pytest.raises(
+        ValueError, match=r"`batch` must hold at least one sample\. Received: batch="
+    ):
         diagnostics.overfit_one_batch(model, (x[:0], y[:0]))
     with pytest.raises(ValueError, match=r"`batch` must be a pair \(x, y\)"):
         diagnostics.check_initial_loss(model, x)
@@ -154,7 +161,10 @@ def test_bad_input(batch):
         diagnostics.check_initial_loss(model, (x, y[:3]))
     uncompiled = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
     for check in (diagnostics.overfit_one_batch, diagnostics.check_initial_loss):
-        with pytest.raises(ValueError, match=r"`model` must be compiled with a loss.*Received: model=<Sequential"):
+        with pytest.raises(
+            ValueError,
+            match=r"`model` must be compiled with a loss.*Received: model=<Sequential",
+        ):
             check(uncompiled, (x, y))
     with pytest.raises(ValueError, match=r"`model` must be compiled"):
         diagnostics.input_independent_baseline(uncompiled, (x, y))
@@ -166,9 +176,14 @@ def test_bad_input(batch):
 
 def test_bad_arguments(batch):
     model = mlp()
-    with pytest.raises(ValueError, match=r"`steps` must be an integer >= 1\. Received: steps=0"):
+    with pytest.raises(
+        ValueError, match=r"`steps` must be an integer >= 1\. Received: steps=0"
+    ):
         diagnostics.overfit_one_batch(model, batch, steps=0)
-    with pytest.raises(ValueError, match=r"`target_ratio` must be in \(0.0, 1.0\)\. Received: target_ratio=1.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"`target_ratio` must be in \(0.0, 1.0\)\. Received: target_ratio=1.5",
+    ):
         diagnostics.overfit_one_batch(model, batch, target_ratio=1.5)
     with pytest.raises(ValueError, match=r"`learning_rate` must be > 0"):
         diagnostics.overfit_one_batch(model, batch, learning_rate=-1.0)
@@ -182,7 +197,9 @@ def test_bad_arguments(batch):
         diagnostics.input_independent_baseline(model, batch, batch_size=0)
     with pytest.raises(ValueError, match=r"`data` must hold enough samples to split"):
         diagnostics.input_independent_baseline(model, (batch[0][:1], batch[1][:1]))
-    with pytest.raises(ValueError, match=r"`method` must be one of .*Received: method='jacobian'"):
+    with pytest.raises(
+        ValueError, match=r"`method` must be one of .*Received: method='jacobian'"
+    ):
         diagnostics.check_batch_dependence(model, batch[0], method="jacobian")
     with pytest.raises(ValueError, match=r"`num_samples` must be an integer >= 2"):
         diagnostics.check_batch_dependence(model, batch[0], num_samples=1)

@@ -35,7 +35,11 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         part = slice(index * self.batch_size, (index + 1) * self.batch_size)
-        x = {k: v[part] for k, v in self.x.items()} if isinstance(self.x, dict) else self.x[part]
+        x = (
+            {k: v[part] for k, v in self.x.items()}
+            if isinstance(self.x, dict)
+            else self.x[part]
+        )
         return x, self.y[part]
 
 
@@ -50,7 +54,9 @@ def _arrays(n, name=None):
 
 def _single_model():
     inputs = keras.Input((8,))
-    h = keras.layers.Dense(16, activation="relu", kernel_initializer="he_normal")(inputs)
+    h = keras.layers.Dense(16, activation="relu", kernel_initializer="he_normal")(
+        inputs
+    )
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
     model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
     return model
@@ -60,7 +66,9 @@ def _dict_model():
     a, b = keras.Input((5,), name="a"), keras.Input((3,), name="b")
     h = keras.layers.Concatenate()([a, b])
     h = keras.layers.Dense(16, activation="relu", kernel_initializer="he_normal")(h)
-    model = keras.Model({"a": a, "b": b}, keras.layers.Dense(3, activation="softmax")(h))
+    model = keras.Model(
+        {"a": a, "b": b}, keras.layers.Dense(3, activation="softmax")(h)
+    )
     model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
     return model
 
@@ -72,13 +80,23 @@ def _as_dict(x):
 # kind -> (model kind, make data from arrays, samples the check reads from "one batch")
 KINDS = {
     "arrays": ("single", lambda x, y: (x, y), None),
-    "dataset": ("single", lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)).batch(B), B),
+    "dataset": (
+        "single",
+        lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)).batch(B),
+        B,
+    ),
     # Not what fit takes: the checks batch single samples by their batch_size (32 by default).
-    "unbatched_dataset": ("single", lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)), 32),
+    "unbatched_dataset": (
+        "single",
+        lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)),
+        32,
+    ),
     "py_dataset": ("single", lambda x, y: Batches(x, y, B), B),
     "dict_arrays": ("dict", lambda x, y: (_as_dict(x), y), None),
     "dict_dataset": (
-        "dict", lambda x, y: tf.data.Dataset.from_tensor_slices((_as_dict(x), y)).batch(B), B
+        "dict",
+        lambda x, y: tf.data.Dataset.from_tensor_slices((_as_dict(x), y)).batch(B),
+        B,
     ),
     "dict_py_dataset": ("dict", lambda x, y: Batches(_as_dict(x), y, B), B),
 }
@@ -94,7 +112,9 @@ def _run(name, model, data):
     if name == "lint_model":
         return diagnostics.lint_model(model, data=data)
     if name == "input_independent_baseline":
-        return diagnostics.input_independent_baseline(model, data, steps=3, batch_size=B)
+        return diagnostics.input_independent_baseline(
+            model, data, steps=3, batch_size=B
+        )
     # Without the baseline (tested on its own above), diagnose reads one batch_size.
     return diagnostics.diagnose(model, data, batch_size=B, steps=2, baseline=False)
 
@@ -118,7 +138,9 @@ def _samples_read(name, kind, n):
         return n
     if name == "diagnose":  # the first `batch_size` samples, whatever the kind
         return n
-    if name in STEPS:  # a dataset is read for one pass of `steps` batches plus the held-out part
+    if (
+        name in STEPS
+    ):  # a dataset is read for one pass of `steps` batches plus the held-out part
         return min(math.ceil(STEPS[name] * B / 0.75), n)
     return min(one_batch, n)
 
@@ -151,7 +173,8 @@ def test_every_public_function_taking_data_is_enrolled():
         name
         for name in diagnostics.__all__
         if inspect.isfunction(getattr(diagnostics, name))
-        and {"data", "batch", "x"} & set(inspect.signature(getattr(diagnostics, name)).parameters)
+        and {"data", "batch", "x"}
+        & set(inspect.signature(getattr(diagnostics, name)).parameters)
     }
     assert taking_data == set(FUNCTIONS)
 
@@ -170,12 +193,18 @@ def test_enough_samples_match_the_arrays_they_give(models, name, kind):
     for got, want in zip(_numbers(report), _numbers(reference), strict=True):
         assert got.keys() == want.keys()
         for key in got:
-            np.testing.assert_allclose(got[key], want[key], rtol=1e-4, err_msg=f"{name}: {key}")
-    assert [f["code"] for f in report.findings] == [f["code"] for f in reference.findings]
+            np.testing.assert_allclose(
+                got[key], want[key], rtol=1e-4, err_msg=f"{name}: {key}"
+            )
+    assert [f["code"] for f in report.findings] == [
+        f["code"] for f in reference.findings
+    ]
     if name == "lint_model":
         assert {f["code"] for f in report.findings} == {"inputs_not_normalized"}
         for got, want in zip(report.findings, reference.findings, strict=True):
-            np.testing.assert_allclose([got["mean"], got["std"]], [want["mean"], want["std"]], rtol=1e-5)
+            np.testing.assert_allclose(
+                [got["mean"], got["std"]], [want["mean"], want["std"]], rtol=1e-5
+            )
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -183,10 +212,15 @@ def test_enough_samples_match_the_arrays_they_give(models, name, kind):
 def test_fewer_samples_than_one_batch(models, name, kind):
     model_kind, make, _ = KINDS[kind]
     x, y = _arrays(SMALL, name)
-    if kind in ("arrays", "dict_arrays") and name not in ("input_independent_baseline", "diagnose"):
+    if kind in ("arrays", "dict_arrays") and name not in (
+        "input_independent_baseline",
+        "diagnose",
+    ):
         make = None  # the reference below is this very run
     if name in ("input_independent_baseline", "diagnose"):  # they need one batch_size
-        with pytest.raises(ValueError, match=r"`data` must hold at least one batch \(batch_size=16"):
+        with pytest.raises(
+            ValueError, match=r"`data` must hold at least one batch \(batch_size=16"
+        ):
             _run(name, models[model_kind], make(x, y))
         return
     reference = _reference(name, models, model_kind, _samples_read(name, kind, SMALL))
@@ -194,7 +228,9 @@ def test_fewer_samples_than_one_batch(models, name, kind):
     report = reference if make is None else _run(name, models[model_kind], make(x, y))
     assert report.status == reference.status
     np.testing.assert_allclose(
-        list(_numbers(report)[0].values()), list(_numbers(reference)[0].values()), rtol=1e-4
+        list(_numbers(report)[0].values()),
+        list(_numbers(reference)[0].values()),
+        rtol=1e-4,
     )
 
 
@@ -203,9 +239,13 @@ def test_fewer_samples_than_one_batch(models, name, kind):
 def test_no_samples(models, name, kind):
     model_kind, make, _ = KINDS[kind]
     x, y = _arrays(0)
-    argument = {"overfit_one_batch": "batch", "check_initial_loss": "batch"}.get(name, "data")
+    argument = {"overfit_one_batch": "batch", "check_initial_loss": "batch"}.get(
+        name, "data"
+    )
     argument = "x" if name == "check_batch_dependence" else argument
-    with pytest.raises(ValueError, match=rf"`{argument}` must hold at least one sample"):
+    with pytest.raises(
+        ValueError, match=rf"`{argument}` must hold at least one sample"
+    ):
         _run(name, models[model_kind], make(x, y))
 
 
@@ -213,11 +253,15 @@ def test_dataset_without_labels_and_other_kinds_are_refused(models):
     model = models["single"]
     x, y = _arrays(N)
     features_only = tf.data.Dataset.from_tensor_slices(x).batch(B)
-    with pytest.raises(ValueError, match=r"`batch` must give labels: elements \(x, y\)"):
+    with pytest.raises(
+        ValueError, match=r"`batch` must give labels: elements \(x, y\)"
+    ):
         diagnostics.check_initial_loss(model, features_only)
     # Features alone are enough where no label is needed.
     assert diagnostics.check_batch_dependence(model, features_only).passed
-    with pytest.raises(ValueError, match=r"`data` must be a pair \(x, y\) of arrays .*PyDataset"):
+    with pytest.raises(
+        ValueError, match=r"`data` must be a pair \(x, y\) of arrays .*PyDataset"
+    ):
         diagnostics.diagnose(model, iter([(x, y)]))
     with pytest.raises(ValueError, match=r"`data` must be a pair \(x, y\) of arrays"):
         diagnostics.diagnose(model, x)
@@ -229,18 +273,26 @@ def test_diagnose_reads_a_dataset_for_the_baseline_steps(models):
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(B)
     report = diagnostics.diagnose(models["single"], dataset, batch_size=B, steps=2)
     k = math.ceil(2 * B / 0.75)
-    reference = diagnostics.diagnose(models["single"], (x[:k], y[:k]), batch_size=B, steps=2)
+    reference = diagnostics.diagnose(
+        models["single"], (x[:k], y[:k]), batch_size=B, steps=2
+    )
     assert [r.check for r in report.reports][-1] == "input-independent baseline"
     for got, want in zip(_numbers(report), _numbers(reference), strict=True):
         np.testing.assert_allclose(list(got.values()), list(want.values()), rtol=1e-4)
-    with pytest.raises(ValueError, match=r"`data` must hold at least one batch \(batch_size=16"):
-        diagnostics.diagnose(models["single"], dataset.unbatch().take(9).batch(4), batch_size=B)
+    with pytest.raises(
+        ValueError, match=r"`data` must hold at least one batch \(batch_size=16"
+    ):
+        diagnostics.diagnose(
+            models["single"], dataset.unbatch().take(9).batch(4), batch_size=B
+        )
 
 
 def test_endless_dataset_is_read_only_as_far_as_needed(models):
     x, y = _arrays(N)
     endless = tf.data.Dataset.from_tensor_slices((x, y)).batch(B).repeat()
-    report = diagnostics.input_independent_baseline(models["single"], endless, steps=3, batch_size=B)
+    report = diagnostics.input_independent_baseline(
+        models["single"], endless, steps=3, batch_size=B
+    )
     reference = _reference("input_independent_baseline", models, "single", N)
     np.testing.assert_allclose(
         list(report.numbers.values()), list(reference.numbers.values()), rtol=1e-4

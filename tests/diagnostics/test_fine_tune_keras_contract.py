@@ -30,9 +30,9 @@ def test_1_base_variables_are_iterations_and_learning_rate():
         "Optimizer.iterations is no longer one of Optimizer.variables (point 1)"
     )
     optimizer.build(_model().trainable_variables)
-    assert len(optimizer.variables) == 2 + len(optimizer.head_optimizer.variables) + len(
-        optimizer.body_optimizer.variables
-    )
+    assert len(optimizer.variables) == 2 + len(
+        optimizer.head_optimizer.variables
+    ) + len(optimizer.body_optimizer.variables)
 
 
 def test_2_base_init_does_not_call_the_learning_rate_setter():
@@ -48,7 +48,9 @@ def test_2_base_init_does_not_call_the_learning_rate_setter():
             calls.append(value)
 
     Spy(0.5)
-    assert calls == [], "Optimizer.__init__ now sets learning_rate through the property (point 2)"
+    assert calls == [], (
+        "Optimizer.__init__ now sets learning_rate through the property (point 2)"
+    )
 
 
 def test_3_saving_goes_through_variables():
@@ -92,8 +94,12 @@ def test_4_trainers_build_then_apply_or_stateless_apply():
     model.fit(np.ones((8, 4)), np.ones((8, 2)), batch_size=8, epochs=1, verbose=0)
     entry = "stateless_apply" if keras.backend.backend() == "jax" else "apply"
     kinds = [kind for kind, _ in _Recording.calls]
-    assert ("build", 4) in _Recording.calls, f"the trainer did not build the optimizer (point 4): {kinds}"
-    assert entry in kinds, f"the {keras.backend.backend()} trainer no longer calls {entry} (point 4): {kinds}"
+    assert ("build", 4) in _Recording.calls, (
+        f"the trainer did not build the optimizer (point 4): {kinds}"
+    )
+    assert entry in kinds, (
+        f"the {keras.backend.backend()} trainer no longer calls {entry} (point 4): {kinds}"
+    )
     assert int(optimizer.iterations) == 1
 
 
@@ -110,7 +116,9 @@ def test_wrapper_steps_match_its_two_copies():
     reference.compile(with_grads, "mse")
     reference.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
     # SGD(1.0) moved each weight by its gradient g: the wrapper moves the head by 0.1 g, the body by 0.01 g.
-    grads = [w - np.array(r) for w, r in zip(weights, reference.get_weights(), strict=True)]
+    grads = [
+        w - np.array(r) for w, r in zip(weights, reference.get_weights(), strict=True)
+    ]
     rates = [0.01, 0.01, 0.1, 0.1]  # body kernel, body bias, head kernel, head bias
     for w, g, rate, new in zip(weights, grads, rates, model.get_weights(), strict=True):
         np.testing.assert_allclose(np.array(new), w - rate * g, rtol=1e-5, atol=1e-7)

@@ -50,10 +50,16 @@ def test_head_at_lr_body_at_a_tenth(name):
         expected_body = _numpy_adam(ones, G_BODY, lr / 10, steps)
         # Scaling Adam's gradients by 0.1 would leave the step unchanged.
         scaled = ones - _numpy_adam(ones, 0.1 * G_BODY, lr, steps)
-        np.testing.assert_allclose(scaled, ones - _numpy_adam(ones, G_BODY, lr, steps), rtol=1e-2)
+        np.testing.assert_allclose(
+            scaled, ones - _numpy_adam(ones, G_BODY, lr, steps), rtol=1e-2
+        )
         assert not np.allclose(scaled, ones - expected_body, rtol=0.5)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(head), expected_head, rtol=1e-5)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(body), expected_body, rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(head), expected_head, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(body), expected_body, rtol=1e-5
+    )
     assert int(optimizer.iterations) == steps
 
 
@@ -85,15 +91,21 @@ def test_plan_follows_the_table(data_size, similarity, tuned, frozen):
     assert [layer.trainable for layer in model.layers[1:]] == [
         n not in frozen for n in ["conv1", "conv2", "fc", "new_head"]
     ]
-    assert plan.optimizer.body_optimizer.get_config()["learning_rate"] == pytest.approx(1e-4)
+    assert plan.optimizer.body_optimizer.get_config()["learning_rate"] == pytest.approx(
+        1e-4
+    )
 
 
 @pytest.mark.backends
 def test_fit_save_and_load(tmp_path):
     x, y = digits()
     model = _pretrained()
-    plan = diagnostics.plan_transfer_learning(model, 1, "much", "similar", keras.optimizers.Adam(1e-3))
-    model.compile(plan.optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    plan = diagnostics.plan_transfer_learning(
+        model, 1, "much", "similar", keras.optimizers.Adam(1e-3)
+    )
+    model.compile(
+        plan.optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     frozen = np.array(model.get_layer("conv1").kernel)
     model.fit(x[:64], y[:64], epochs=1, batch_size=32, verbose=0)
     np.testing.assert_array_equal(np.array(model.get_layer("conv1").kernel), frozen)
@@ -104,32 +116,48 @@ def test_fit_save_and_load(tmp_path):
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables, strict=True):
         np.testing.assert_array_equal(np.array(a), np.array(b))
-    np.testing.assert_allclose(loaded.predict(x[:4], verbose=0), model.predict(x[:4], verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x[:4], verbose=0), model.predict(x[:4], verbose=0), rtol=1e-6
+    )
 
 
 def test_bad_arguments():
     model = _pretrained()
     adam = keras.optimizers.Adam(1e-3)
-    with pytest.raises(ValueError, match=r"`data_size` must be one of .*Received: data_size='lots'"):
+    with pytest.raises(
+        ValueError, match=r"`data_size` must be one of .*Received: data_size='lots'"
+    ):
         diagnostics.plan_transfer_learning(model, 1, "lots", "similar", adam)
     with pytest.raises(ValueError, match=r"`similarity` must be one of"):
         diagnostics.plan_transfer_learning(model, 1, "much", "same", adam)
     with pytest.raises(ValueError, match=r"`head_layers` must leave pretrained layers"):
         diagnostics.plan_transfer_learning(model, 4, "much", "similar", adam)
-    with pytest.raises(ValueError, match=r"`head_layers` must be an int or a list of names"):
+    with pytest.raises(
+        ValueError, match=r"`head_layers` must be an int or a list of names"
+    ):
         diagnostics.plan_transfer_learning(model, ["nope"], "much", "similar", adam)
     with pytest.raises(ValueError, match=r"`few_layers` must be an integer >= 1"):
-        diagnostics.plan_transfer_learning(model, 1, "much", "similar", adam, few_layers=0)
+        diagnostics.plan_transfer_learning(
+            model, 1, "much", "similar", adam, few_layers=0
+        )
     with pytest.raises(ValueError, match=r"`many_fraction` must be in"):
-        diagnostics.plan_transfer_learning(model, 1, "much", "similar", adam, many_fraction=0)
+        diagnostics.plan_transfer_learning(
+            model, 1, "much", "similar", adam, many_fraction=0
+        )
     with pytest.raises(ValueError, match=r"`multiplier` must be in \(0.0, 1.0\]"):
         diagnostics.FineTuneOptimizer(adam, ["conv1"], multiplier=2.0)
-    with pytest.raises(ValueError, match=r"`fine_tune_layers` must be a list of layer names"):
+    with pytest.raises(
+        ValueError, match=r"`fine_tune_layers` must be a list of layer names"
+    ):
         diagnostics.FineTuneOptimizer(adam, "conv1")
-    with pytest.raises(ValueError, match=r"`optimizer` must be a keras.optimizers.Optimizer"):
+    with pytest.raises(
+        ValueError, match=r"`optimizer` must be a keras.optimizers.Optimizer"
+    ):
         diagnostics.FineTuneOptimizer(3, ["conv1"])
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.9)
-    with pytest.raises(ValueError, match=r"`optimizer` must have a float learning rate"):
+    with pytest.raises(
+        ValueError, match=r"`optimizer` must have a float learning rate"
+    ):
         diagnostics.FineTuneOptimizer(keras.optimizers.Adam(schedule), ["conv1"])
     with pytest.raises(ValueError, match=r"takes no base optimizer arguments"):
         diagnostics.FineTuneOptimizer(adam, ["conv1"], weight_decay=0.1)

@@ -98,7 +98,9 @@ class Cluster:
     def start(self, *args, name):
         """Start `worker.py *args` in a new session; its output goes to `<name>.log`."""
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
         env["KERAS_BACKEND"] = "tensorflow"
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
         env.pop("TF_CONFIG", None)
@@ -136,11 +138,15 @@ class Cluster:
                 pending.remove(process)
                 if code != 0:
                     self.kill(processes)
-                    raise WorkerFailed(f"{process.name} exited {code}:\n{self.log(process)}")
+                    raise WorkerFailed(
+                        f"{process.name} exited {code}:\n{self.log(process)}"
+                    )
             if pending and time.monotonic() > deadline:
                 self.kill(processes)
                 logs = "\n".join(f"--- {p.name}:\n{self.log(p)}" for p in pending)
-                raise WorkerFailed(f"timed out after {timeout} s (a hang guard):\n{logs}")
+                raise WorkerFailed(
+                    f"timed out after {timeout} s (a hang guard):\n{logs}"
+                )
             time.sleep(0.2)
 
     def wait_for_file(self, path, processes, timeout):

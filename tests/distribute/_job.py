@@ -81,7 +81,9 @@ def augmented_batches():
         return x / 255.0, y
 
     pipeline = tf.data.Dataset.from_tensor_slices((images, labels))
-    pipeline = pipeline.batch(GLOBAL_BATCH).map(augment)  # sequential: draws in step order
+    pipeline = pipeline.batch(GLOBAL_BATCH).map(
+        augment
+    )  # sequential: draws in step order
     batches = list(pipeline.as_numpy_iterator())
     return np.stack([x for x, _ in batches]), np.stack([y for _, y in batches])
 
@@ -98,7 +100,9 @@ def training_dataset(batches, start_step):
     labels = labels[start_step:].reshape(-1)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(GLOBAL_BATCH)
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
     return dataset.with_options(options)
 
 
@@ -118,7 +122,9 @@ def build_model():
     x = keras.layers.Activation("relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     dense = keras.layers.Dense(CLASSES, name="head")
-    outputs = keras_tricks.layers.WeightNormalization(dense, data_init=True, name="wn")(x)
+    outputs = keras_tricks.layers.WeightNormalization(dense, data_init=True, name="wn")(
+        x
+    )
     model = keras.Model(inputs, outputs, name="job")
     model.compile(
         optimizer=keras_tricks.optimizers.AdaBelief(learning_rate=1e-3),
@@ -129,7 +135,9 @@ def build_model():
 
 def learning_rate_callback():
     """Warmup for 3 steps to a cyclical rate whose peak follows the global batch."""
-    peak = keras_tricks.schedules.scale_learning_rate(0.05, GLOBAL_BATCH, base_batch_size=4)
+    peak = keras_tricks.schedules.scale_learning_rate(
+        0.05, GLOBAL_BATCH, base_batch_size=4
+    )
     cyclical = keras_tricks.schedules.CyclicalLearningRate(peak / 10, peak, step_size=3)
     return keras_tricks.callbacks.WarmupLR(cyclical, warmup_steps=3)
 
@@ -187,7 +195,11 @@ def train(strategy, out_dir, backup_dir=None, hang_at_step=None, marker=None):
         start = int(model.optimizer.iterations.numpy())
     if hang_at_step is not None:
         callbacks.insert(0, HangAtStep(hang_at_step, marker))
-    callbacks += [learning_rate_callback(), keras_tricks.callbacks.Pruning(), StopAtStep(TOTAL_STEPS)]
+    callbacks += [
+        learning_rate_callback(),
+        keras_tricks.callbacks.Pruning(),
+        StopAtStep(TOTAL_STEPS),
+    ]
     model.fit(
         training_dataset(batches, start),
         epochs=EPOCHS,

@@ -50,12 +50,24 @@ def _start_job(cluster, tmp_path, run, backup=False, hang=None):
     ports = ",".join(map(str, _cluster.free_ports(2)))
     processes = []
     for index in range(2):
-        args = ["--index", index, "--ports", ports, "--out", tmp_path / run / f"worker_{index}"]
+        args = [
+            "--index",
+            index,
+            "--ports",
+            ports,
+            "--out",
+            tmp_path / run / f"worker_{index}",
+        ]
         if backup:
             # Keras 3's BackupAndRestore writes from every worker: one folder each.
             args += ["--backup", tmp_path / "backup" / f"worker_{index}"]
         if hang is not None and index == hang:
-            args += ["--hang-at-step", KILL_AT_STEP, "--marker", tmp_path / "at_kill_step"]
+            args += [
+                "--hang-at-step",
+                KILL_AT_STEP,
+                "--marker",
+                tmp_path / "at_kill_step",
+            ]
         processes.append(cluster.start(*args, name=f"{run}_worker_{index}"))
     return processes
 
@@ -66,11 +78,17 @@ def _assert_same_state(result, expected, rtol=1e-5, atol=1e-6):
     assert sorted(weights) == sorted(want_weights)
     assert sorted(slots) == sorted(want_slots)
     for name in want_weights:
-        np.testing.assert_allclose(weights[name], want_weights[name], rtol, atol, err_msg=name)
+        np.testing.assert_allclose(
+            weights[name], want_weights[name], rtol, atol, err_msg=name
+        )
     for name in want_slots:  # iterations, AdaBelief's moments, the learning rate
-        np.testing.assert_allclose(slots[name], want_slots[name], rtol, atol, err_msg=name)
+        np.testing.assert_allclose(
+            slots[name], want_slots[name], rtol, atol, err_msg=name
+        )
     assert state["iterations"] == want_state["iterations"] == _job.TOTAL_STEPS
-    np.testing.assert_allclose(state["learning_rate"], want_state["learning_rate"], rtol)
+    np.testing.assert_allclose(
+        state["learning_rate"], want_state["learning_rate"], rtol
+    )
     masks = [name for name in want_weights if "mask" in name]
     assert masks, sorted(want_weights)
     for name in masks:  # the same entries pruned, to the schedule's final sparsity
@@ -82,8 +100,12 @@ def test_the_reference_trains_every_keras_tricks_part(reference):
     weights, slots, state = reference
     assert state["iterations"] == _job.TOTAL_STEPS
     mask = [w for name, w in weights.items() if "mask" in name]
-    assert len(mask) == 1 and np.mean(mask[0] == 0) == 0.5  # PolynomialDecay's final 0.5
-    assert [name for name in weights if name.endswith("initialized")]  # WeightNormalization
+    assert (
+        len(mask) == 1 and np.mean(mask[0] == 0) == 0.5
+    )  # PolynomialDecay's final 0.5
+    assert [
+        name for name in weights if name.endswith("initialized")
+    ]  # WeightNormalization
     initialized = [w for name, w in weights.items() if name.endswith("initialized")]
     assert float(initialized[0]) == 1.0  # its data init ran
     # WarmupLR over CyclicalLearningRate: the rate the last step used.
@@ -105,17 +127,25 @@ def test_two_workers_match_one_process(cluster, reference, tmp_path):
         _assert_same_state(result, reference)
 
 
-def test_a_killed_worker_resumes_to_the_uninterrupted_state(cluster, reference, tmp_path):
+def test_a_killed_worker_resumes_to_the_uninterrupted_state(
+    cluster, reference, tmp_path
+):
     workers = _start_job(cluster, tmp_path, "interrupted", backup=True, hang=1)
-    cluster.wait_for_file(str(tmp_path / "at_kill_step"), workers, timeout=RUN_TIMEOUT_S)
+    cluster.wait_for_file(
+        str(tmp_path / "at_kill_step"), workers, timeout=RUN_TIMEOUT_S
+    )
     os.kill(workers[1].pid, signal.SIGKILL)
     assert workers[1].wait(timeout=30) == -signal.SIGKILL
     # The job restarts: the surviving worker, stuck waiting for its peer, goes too.
     cluster.kill([workers[0]])
     for index in range(2):
-        with open(tmp_path / "backup" / f"worker_{index}" / "training_metadata.json") as f:
+        with open(
+            tmp_path / "backup" / f"worker_{index}" / "training_metadata.json"
+        ) as f:
             assert json.load(f)["epoch"] == RESTORED_STEP // _job.STEPS_PER_EPOCH
-    assert not os.path.exists(tmp_path / "interrupted" / "worker_0")  # it never finished
+    assert not os.path.exists(
+        tmp_path / "interrupted" / "worker_0"
+    )  # it never finished
 
     workers = _start_job(cluster, tmp_path, "restarted", backup=True)
     cluster.wait(workers, timeout=RUN_TIMEOUT_S)

@@ -47,7 +47,9 @@ def spawn_and_sleep(pid_file):
 def tf_config(index, ports):
     """The `TF_CONFIG` of worker `index` of a cluster on 127.0.0.1 `ports`."""
     workers = [f"127.0.0.1:{port}" for port in ports]
-    return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+    return json.dumps(
+        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+    )
 
 
 def keras_compatible_reduce(strategy):
@@ -72,7 +74,10 @@ def keras_compatible_reduce(strategy):
     reduce = strategy.reduce
 
     def reduce_one(reduce_op, value, axis):
-        if axis is not None and strategy.experimental_local_results(value)[0].shape.rank == 0:
+        if (
+            axis is not None
+            and strategy.experimental_local_results(value)[0].shape.rank == 0
+        ):
             axis = None
         return reduce(reduce_op, value, axis=axis)
 
@@ -112,7 +117,10 @@ def main(argv=None):
         hang_at_step=args.hang_at_step,
         marker=args.marker,
     )
-    print(f"worker {args.index}: trained from step {start} to {_job.TOTAL_STEPS}", flush=True)
+    print(
+        f"worker {args.index}: trained from step {start} to {_job.TOTAL_STEPS}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ def layer_outputs_and_grads(layer, inputs, seed=0, training=False):
     inputs = np.asarray(inputs, dtype="float32")
     if not layer.built:
         layer.build(inputs.shape)
-    trainable = [np.asarray(keras.ops.convert_to_numpy(w)) for w in layer.trainable_weights]
+    trainable = [
+        np.asarray(keras.ops.convert_to_numpy(w)) for w in layer.trainable_weights
+    ]
     non_trainable = [v.value for v in layer.non_trainable_variables]
     output_shape = np.asarray(
         keras.ops.convert_to_numpy(layer(inputs, training=training))
@@ -84,4 +86,6 @@ def _takes_training(layer):
 def _numpy(x):
     if hasattr(x, "detach"):
         x = x.detach().cpu()
-    return np.asarray(keras.ops.convert_to_numpy(x) if not isinstance(x, np.ndarray) else x)
+    return np.asarray(
+        keras.ops.convert_to_numpy(x) if not isinstance(x, np.ndarray) else x
+    )

@@ -112,9 +112,9 @@ def check_fit_step(cls, kwargs, input_shape, jit_compile=False):
     assert np.isfinite(history.history["loss"][0])
     after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     if before:
-        assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=False)), (
-            "one fit step left every trainable weight unchanged"
-        )
+        assert any(
+            not np.array_equal(a, b) for a, b in zip(before, after, strict=False)
+        ), "one fit step left every trainable weight unchanged"
     return model
 
 
@@ -126,7 +126,9 @@ def check_jit_compile(cls, kwargs, input_shape):
     jitted = keras.models.clone_model(model)
     jitted.set_weights(model.get_weights())
     jitted.compile(loss="mse", jit_compile=True)
-    np.testing.assert_allclose(jitted.predict(x, verbose=0), eager, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        jitted.predict(x, verbose=0), eager, rtol=1e-5, atol=1e-5
+    )
     check_fit_step(cls, kwargs, input_shape, jit_compile=True)
 
 
@@ -144,7 +146,10 @@ def check_mixed_float16(cls, kwargs, input_shape, rtol=2e-2, atol=2e-2):
         for w in layer.weights:
             assert w.dtype == "float32", (w.path, w.dtype)
         np.testing.assert_allclose(
-            keras.ops.convert_to_numpy(out).astype("float32"), expected, rtol=rtol, atol=atol
+            keras.ops.convert_to_numpy(out).astype("float32"),
+            expected,
+            rtol=rtol,
+            atol=atol,
         )
         model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
         history = model.fit(x, expected, epochs=1, verbose=0)
@@ -169,7 +174,9 @@ def replica_values(strategy, variable):
     return [np.asarray(v) for v in strategy.experimental_local_results(variable.value)]
 
 
-def check_mirrored_strategy(cls, kwargs, input_shape, strategy, random=False, rtol=1e-5):
+def check_mirrored_strategy(
+    cls, kwargs, input_shape, strategy, random=False, rtol=1e-5
+):
     steps = 3
     sample_shape = (GLOBAL_BATCH * steps,) + tuple(input_shape[1:])
     x = _inputs(sample_shape, seed=7)

@@ -30,7 +30,9 @@ LAYERS = [
 
 
 @pytest.mark.parametrize(
-    "cls, kwargs, input_shape", LAYERS, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(LAYERS)]
+    "cls, kwargs, input_shape",
+    LAYERS,
+    ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(LAYERS)],
 )
 def test_fit_then_save_and_load(cls, kwargs, input_shape, tmp_path):
     # One epoch of fit (training=True: DropConnect draws masks), then the
@@ -59,7 +61,9 @@ def _data_init_model():
 
 def _data():
     rng = np.random.default_rng(4)
-    return rng.normal(3.0, 2.0, size=(32, 4)).astype("float32"), rng.normal(size=(32, 3))
+    return rng.normal(3.0, 2.0, size=(32, 4)).astype("float32"), rng.normal(
+        size=(32, 3)
+    )
 
 
 def _assert_normalized(model, x):
@@ -94,5 +98,8 @@ def test_weight_normalization_data_init_inside_a_jax_fit_is_refused_clearly():
     # used to leave g and the bias as they were and set `initialized` anyway.
     model, _ = _data_init_model()
     x, y = _data()
-    with pytest.raises(NotImplementedError, match=r"cannot initialize inside a JAX training step.*Received: KERAS_BACKEND='jax'"):
+    with pytest.raises(
+        NotImplementedError,
+        match=r"cannot initialize inside a JAX training step.*Received: KERAS_BACKEND='jax'",
+    ):
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)

@@ -130,7 +130,10 @@ def test_low_precision(case, policy, tol):
         keras.mixed_precision.set_global_policy(policy)
         candidates = [_make(case)]
     else:
-        candidates = [_make(case, dtype=policy), _make(case, dtype=policy, wrapped_dtype=policy)]
+        candidates = [
+            _make(case, dtype=policy),
+            _make(case, dtype=policy, wrapped_dtype=policy),
+        ]
     compute = policy.replace("mixed_", "")
     for layer in candidates:
         layer(x)  # build
@@ -171,14 +174,17 @@ def test_unknown_spatial_dims_in_one_tf_function(case):
     spec = [tf.TensorSpec((None, None, None, CHANNELS))]
     graphs = {
         training: tf.function(
-            lambda x, training=training: model(x, training=training), input_signature=spec
+            lambda x, training=training: model(x, training=training),
+            input_signature=spec,
         )
         for training in (False, True)
     }
     for seed, shape in enumerate(_SIZES):
         x = _images(shape, seed=3 + seed)
         eager = _float32(model(x))
-        np.testing.assert_allclose(_float32(graphs[False](x)), eager, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            _float32(graphs[False](x)), eager, rtol=1e-5, atol=1e-5
+        )
         assert np.all(np.isfinite(_float32(graphs[True](x))))
 
 

@@ -12,7 +12,9 @@ _np = keras.ops.convert_to_numpy
 
 def test_layer_checks(tmp_path, strategy):
     kwargs = {"layer": keras.layers.Conv1D(3, 2), "rate": 0.3, "seed": 5}
-    check_layer(DropConnect, kwargs, (4, 6, 2), tmp_path, strategy=strategy, random=True)
+    check_layer(
+        DropConnect, kwargs, (4, 6, 2), tmp_path, strategy=strategy, random=True
+    )
 
 
 def _dense(units=200, inputs=50):
@@ -28,7 +30,9 @@ def test_dropped_fraction_is_rate():
     inner = keras.layers.Dense(64, use_bias=False, kernel_initializer="ones")
     layer = DropConnect(inner, rate=rate, seed=1)
     x = np.eye(32, dtype="float32")
-    outputs = np.stack([keras.ops.convert_to_numpy(layer(x, training=True)) for _ in range(20)])
+    outputs = np.stack(
+        [keras.ops.convert_to_numpy(layer(x, training=True)) for _ in range(20)]
+    )
     n = outputs.size
     dropped = np.mean(outputs == 0.0)
     assert abs(dropped - rate) < 4 * np.sqrt(rate * (1 - rate) / n)  # 4 sigma
@@ -77,23 +81,34 @@ def test_identity_at_inference_and_deterministic_given_seed():
 def test_rate_zero_is_the_unwrapped_layer_in_training():
     x = np.random.default_rng(2).normal(size=(3, 50)).astype("float32")
     inner = _dense()
-    np.testing.assert_array_equal(_np(DropConnect(inner, rate=0.0)(x, training=True)), _np(inner(x)))
+    np.testing.assert_array_equal(
+        _np(DropConnect(inner, rate=0.0)(x, training=True)), _np(inner(x))
+    )
 
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
 def test_rate_outside_zero_one_is_refused(rate):
-    with pytest.raises(ValueError, match=rf"`rate` must be in \[0.0, 1.0\). Received: rate={rate}"):
+    with pytest.raises(
+        ValueError, match=rf"`rate` must be in \[0.0, 1.0\). Received: rate={rate}"
+    ):
         DropConnect(keras.layers.Dense(2), rate=rate)
 
 
-@pytest.mark.parametrize("layer", [keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])
+@pytest.mark.parametrize(
+    "layer", [keras.layers.Dropout(0.5), keras.layers.BatchNormalization()]
+)
 def test_layer_without_kernel_is_refused(layer):
-    with pytest.raises(ValueError, match=r"`layer` must be a Dense, Conv1D, Conv2D or Conv3D layer .*Received: layer="):
+    with pytest.raises(
+        ValueError,
+        match=r"`layer` must be a Dense, Conv1D, Conv2D or Conv3D layer .*Received: layer=",
+    ):
         DropConnect(layer)
 
 
 def test_bad_seed_is_refused():
-    with pytest.raises(ValueError, match=r"`seed` must be an integer. Received: seed='a'"):
+    with pytest.raises(
+        ValueError, match=r"`seed` must be an integer. Received: seed='a'"
+    ):
         DropConnect(keras.layers.Dense(2), seed="a")
 
 
@@ -117,7 +132,10 @@ def test_rate_must_be_a_finite_number(rate, match):
 @pytest.mark.parametrize("dtype", ["int32", "uint8"])
 @pytest.mark.parametrize(
     "factory, shape",
-    [(lambda: keras.layers.Dense(3), (4, 5)), (lambda: keras.layers.Conv2D(3, 2), (2, 4, 4, 2))],
+    [
+        (lambda: keras.layers.Dense(3), (4, 5)),
+        (lambda: keras.layers.Conv2D(3, 2), (2, 4, 4, 2)),
+    ],
 )
 def test_integer_input_is_computed_in_float(factory, shape, dtype, training):
     # As a Keras Dense does (int in, float32 out); Keras's Conv2D refuses
@@ -134,5 +152,8 @@ def test_input_of_another_width_is_refused_clearly():
     layer = DropConnect(keras.layers.Dense(3), rate=0.5)
     layer.build((None, 4))
     for training in (False, True):
-        with pytest.raises(ValueError, match=r"`input_shape` must have 4 features on axis -1.*Received: input_shape=\(2, 5\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"`input_shape` must have 4 features on axis -1.*Received: input_shape=\(2, 5\)",
+        ):
             layer(np.ones((2, 5), "float32"), training=training)

@@ -86,7 +86,9 @@ def test_matches_numpy_reference_and_gradient(shape, groups, axis):
 
     expected = ref.group_norm(x, gamma, beta, groups, axis, 1e-3)
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
-    for got, want in zip(grads, ref.group_norm_grad(x, gamma, upstream, groups, axis, 1e-3), strict=True):
+    for got, want in zip(
+        grads, ref.group_norm_grad(x, gamma, upstream, groups, axis, 1e-3), strict=True
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
@@ -134,7 +136,9 @@ def test_fast_path_second_order_gradients_equal_keras_ops_path():
             penalty = tf.reduce_sum(tf.square(inner.gradient(loss, x)))
         results.append(outer.gradient(penalty, [x, gamma]))
     for ops_value, tf_value in zip(*results, strict=True):
-        np.testing.assert_allclose(tf_value.numpy(), ops_value.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            tf_value.numpy(), ops_value.numpy(), rtol=1e-4, atol=1e-4
+        )
 
 
 def test_numpy_gradient_matches_finite_differences():
@@ -194,7 +198,11 @@ def test_tensorflow_fast_path_equals_keras_ops_path(shape, groups, axis, dtype):
 
 def test_mixed_float16_keeps_statistics_in_float32():
     # Squares of ~300 summed over 4096 values overflow float16 (max 65504).
-    x = np.random.default_rng(7).normal(300.0, 1.0, size=(2, 32, 32, 4)).astype("float16")
+    x = (
+        np.random.default_rng(7)
+        .normal(300.0, 1.0, size=(2, 32, 32, 4))
+        .astype("float16")
+    )
     expected = ref.group_norm(x, np.ones(4), np.zeros(4), 2, -1, 1e-3)
     keras.mixed_precision.set_global_policy("mixed_float16")
     layer = GroupNormalization(groups=2)
@@ -207,7 +215,9 @@ def test_mixed_float16_keeps_statistics_in_float32():
 @tf_only
 def test_xla_inside_xla():
     layer = GroupNormalization(groups=2)
-    x = tf.constant(np.random.default_rng(8).normal(size=(2, 4, 4, 6)).astype("float32"))
+    x = tf.constant(
+        np.random.default_rng(8).normal(size=(2, 4, 4, 6)).astype("float32")
+    )
     layer.build(x.shape)
 
     @tf.function(jit_compile=True)
@@ -243,13 +253,29 @@ def test_bad_arguments(kwargs, match):
 @pytest.mark.parametrize(
     "kwargs, shape, match",
     [
-        ({"groups": 3}, (2, 4, 8), r"`groups` must divide the number of channels \(8\). Received: groups=3"),
+        (
+            {"groups": 3},
+            (2, 4, 8),
+            r"`groups` must divide the number of channels \(8\). Received: groups=3",
+        ),
         ({"groups": 16}, (2, 4, 8), r"Received: groups=16"),
-        ({"groups": 2, "axis": 3}, (2, 4, 8), r"`axis` must index a non-batch axis .*Received: axis=3"),
+        (
+            {"groups": 2, "axis": 3},
+            (2, 4, 8),
+            r"`axis` must index a non-batch axis .*Received: axis=3",
+        ),
         ({"groups": 2, "axis": 0}, (2, 4, 8), r"Received: axis=0"),
         ({"groups": 2, "axis": -4}, (2, 4, 8), r"Received: axis=-4"),
-        ({"groups": 1}, (4,), r"`input_shape` must have a rank >= 2. Received: input_shape=\(4,\)"),
-        ({"groups": 2}, (2, 4, None), r"`input_shape` must have a known size on the channel axis -1. Received: input_shape=\(2, 4, None\)"),
+        (
+            {"groups": 1},
+            (4,),
+            r"`input_shape` must have a rank >= 2. Received: input_shape=\(4,\)",
+        ),
+        (
+            {"groups": 2},
+            (2, 4, None),
+            r"`input_shape` must have a known size on the channel axis -1. Received: input_shape=\(2, 4, None\)",
+        ),
     ],
 )
 def test_bad_input_shapes(kwargs, shape, match):
@@ -287,7 +313,14 @@ def test_zero_size_axis_gives_the_empty_tensor(shape, path):
     # As keras.layers.GroupNormalization does (it used to raise a raw
     # StridedSlice error); the gradients are zeros, not NaN.
     x = np.zeros(shape, "float32")
-    y = path(keras.ops.convert_to_tensor(x), keras.ops.ones((8,)), keras.ops.zeros((8,)), 2, 3, 1e-3)
+    y = path(
+        keras.ops.convert_to_tensor(x),
+        keras.ops.ones((8,)),
+        keras.ops.zeros((8,)),
+        2,
+        3,
+        1e-3,
+    )
     assert tuple(y.shape) == shape
     _, grads = value_and_grads(
         lambda x, gamma, beta: keras.ops.sum(path(x, gamma, beta, 2, 3, 1e-3)),
@@ -315,7 +348,10 @@ def test_zero_size_axis_in_a_graph_with_unknown_dims():
     [
         (float("inf"), r"`epsilon` must be finite. Received: epsilon=inf"),
         (float("nan"), r"`epsilon` must not be NaN. Received: epsilon=nan"),
-        (1e-300, r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*Received: epsilon=1e-300"),
+        (
+            1e-300,
+            r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*Received: epsilon=1e-300",
+        ),
         (1e-40, r"Received: epsilon=1e-40"),
         (True, r"`epsilon` must be a real number. Received: epsilon=True"),
         ("1e-3", r"`epsilon` must be a real number. Received: epsilon='1e-3'"),
@@ -328,16 +364,27 @@ def test_epsilon_must_be_finite_and_representable_in_float32(epsilon, match):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("groups, value", [(2, 3.0), (3, 0.1), (1, -7.3)])
-def test_constant_group_gives_beta_exactly_with_the_smallest_epsilon(path, groups, value):
+def test_constant_group_gives_beta_exactly_with_the_smallest_epsilon(
+    path, groups, value
+):
     # a = rsqrt(1.2e-38) ~ 9e18: x * a + (beta - mean * a) cancelled to
     # garbage (inf in float16); both paths subtract a shift first.
     x = np.full((2, 3, 4, 6), value, "float32")
     beta = np.linspace(-1.0, 1.0, 6).astype("float32")
-    y = path(keras.ops.convert_to_tensor(x), keras.ops.ones((6,)), keras.ops.convert_to_tensor(beta), groups, 3, 1.2e-38)
+    y = path(
+        keras.ops.convert_to_tensor(x),
+        keras.ops.ones((6,)),
+        keras.ops.convert_to_tensor(beta),
+        groups,
+        3,
+        1.2e-38,
+    )
     np.testing.assert_array_equal(_np(y), np.broadcast_to(beta, x.shape))
 
 
-@pytest.mark.parametrize("policy", ["float16", "mixed_float16", "bfloat16", "mixed_bfloat16"])
+@pytest.mark.parametrize(
+    "policy", ["float16", "mixed_float16", "bfloat16", "mixed_bfloat16"]
+)
 @pytest.mark.parametrize("epsilon", [1e-8, 1.2e-38])
 def test_epsilon_below_float16_resolution_stays_finite(policy, epsilon):
     # 1e-8 rounds to 0 in float16, but the variance and epsilon are summed in
@@ -345,7 +392,10 @@ def test_epsilon_below_float16_resolution_stays_finite(policy, epsilon):
     keras.mixed_precision.set_global_policy(policy)
     layer = GroupNormalization(groups=2, epsilon=epsilon, beta_initializer="ones")
     x = np.concatenate(
-        [np.full((2, 4, 4, 4), 3.0), np.random.default_rng(22).normal(size=(2, 4, 4, 4))],
+        [
+            np.full((2, 4, 4, 4), 3.0),
+            np.random.default_rng(22).normal(size=(2, 4, 4, 4)),
+        ],
         axis=-1,
     )
     y = _np(keras.ops.cast(layer(x.astype(policy.replace("mixed_", ""))), "float32"))
@@ -356,5 +406,8 @@ def test_epsilon_below_float16_resolution_stays_finite(policy, epsilon):
 @pytest.mark.parametrize("flag", ["center", "scale"])
 @pytest.mark.parametrize("value", ["False", 0, None])
 def test_flags_must_be_bools(flag, value):
-    with pytest.raises(ValueError, match=rf"`{flag}` must be a bool \(True or False\). Received: {flag}="):
+    with pytest.raises(
+        ValueError,
+        match=rf"`{flag}` must be a bool \(True or False\). Received: {flag}=",
+    ):
         GroupNormalization(groups=2, **{flag: value})

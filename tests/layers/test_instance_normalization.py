@@ -73,7 +73,9 @@ def test_saved_config_reloads_as_instance_normalization():
     revived = keras.saving.deserialize_keras_object(config)
     assert type(revived) is InstanceNormalization
     # The same config applied to another channel count is still per channel.
-    x = np.random.default_rng(2).normal(size=(2, 5, 5, 6)).astype("float32") * np.arange(1, 7)
+    x = np.random.default_rng(2).normal(size=(2, 5, 5, 6)).astype(
+        "float32"
+    ) * np.arange(1, 7)
     y = _np(revived(x))
     np.testing.assert_allclose(y.std(axis=(1, 2)), 1.0, atol=1e-2)
 
@@ -81,11 +83,23 @@ def test_saved_config_reloads_as_instance_normalization():
 @pytest.mark.parametrize(
     "shape, kwargs, match",
     [
-        ((2, 8), {}, r"`input_shape` must have a rank between 3 and 5. Received: input_shape=\(2, 8\)"),
+        (
+            (2, 8),
+            {},
+            r"`input_shape` must have a rank between 3 and 5. Received: input_shape=\(2, 8\)",
+        ),
         ((2, 2, 2, 2, 2, 8), {}, r"Received: input_shape=\(2, 2, 2, 2, 2, 8\)"),
-        ((2, 4, 8), {"axis": 3}, r"`axis` must index a non-batch axis .*Received: axis=3"),
+        (
+            (2, 4, 8),
+            {"axis": 3},
+            r"`axis` must index a non-batch axis .*Received: axis=3",
+        ),
         ((2, 4, 8), {"axis": 0}, r"Received: axis=0"),
-        ((2, 4, None), {}, r"`input_shape` must have a known size on the channel axis -1"),
+        (
+            (2, 4, None),
+            {},
+            r"`input_shape` must have a known size on the channel axis -1",
+        ),
     ],
 )
 def test_bad_input_shapes(shape, kwargs, match):
@@ -109,13 +123,21 @@ def test_integer_input_is_normalized_in_float(dtype):
 
 
 def test_zero_size_spatial_axis_gives_the_empty_tensor():
-    assert tuple(InstanceNormalization()(np.zeros((2, 0, 4, 3), "float32")).shape) == (2, 0, 4, 3)
+    assert tuple(InstanceNormalization()(np.zeros((2, 0, 4, 3), "float32")).shape) == (
+        2,
+        0,
+        4,
+        3,
+    )
 
 
 @pytest.mark.parametrize(
     "epsilon, match",
     [
-        (1e-300, r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*Received: epsilon=1e-300"),
+        (
+            1e-300,
+            r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*Received: epsilon=1e-300",
+        ),
         (float("inf"), r"`epsilon` must be finite. Received: epsilon=inf"),
     ],
 )
@@ -127,5 +149,8 @@ def test_epsilon_that_rounds_to_zero_or_is_infinite_is_refused(epsilon, match):
 
 @pytest.mark.parametrize("flag", ["center", "scale"])
 def test_flags_must_be_bools(flag):
-    with pytest.raises(ValueError, match=rf"`{flag}` must be a bool \(True or False\). Received: {flag}='False'"):
+    with pytest.raises(
+        ValueError,
+        match=rf"`{flag}` must be a bool \(True or False\). Received: {flag}='False'",
+    ):
         InstanceNormalization(**{flag: "False"})

@@ -35,7 +35,10 @@ LAYERS = [
     (lambda: keras.layers.Conv1D(4, 3, padding="causal", dilation_rate=2), (3, 9, 2)),
     (lambda: keras.layers.Conv2D(6, 3, strides=2, groups=2), (3, 7, 7, 4)),
     (lambda: keras.layers.Conv2D(3, 2, dilation_rate=2), (3, 5, 5, 2)),
-    (lambda: keras.layers.Conv3D(2, 2, padding="same", use_bias=False), (2, 3, 4, 4, 2)),
+    (
+        lambda: keras.layers.Conv3D(2, 2, padding="same", use_bias=False),
+        (2, 3, 4, 4, 2),
+    ),
 ]
 
 
@@ -123,13 +126,18 @@ def test_data_init_uses_global_batch_under_mirrored_strategy(strategy):
     [keras.layers.Dropout(0.5), keras.layers.DepthwiseConv2D(3), keras.layers.Dense],
 )
 def test_layer_without_kernel_is_refused(layer):
-    with pytest.raises(ValueError, match=r"`layer` must be a Dense, Conv1D, Conv2D or Conv3D layer .*Received: layer="):
+    with pytest.raises(
+        ValueError,
+        match=r"`layer` must be a Dense, Conv1D, Conv2D or Conv3D layer .*Received: layer=",
+    ):
         WeightNormalization(layer)
 
 
 def _dense_wrapper(units=3, features=4, data_init=True, seed=0):
     inner = keras.layers.Dense(
-        units, kernel_initializer=keras.initializers.GlorotUniform(seed), bias_initializer="zeros"
+        units,
+        kernel_initializer=keras.initializers.GlorotUniform(seed),
+        bias_initializer="zeros",
     )
     wrapper = WeightNormalization(inner, data_init=data_init)
     wrapper.build((None, features))
@@ -149,7 +157,9 @@ def test_data_init_on_a_batch_of_one_keeps_the_plain_reparametrization():
     y = wrapper(x, training=True)
     np.testing.assert_allclose(_numpy(wrapper.g), g, rtol=1e-6)
     np.testing.assert_array_equal(_numpy(wrapper.layer.bias), bias)
-    np.testing.assert_allclose(_np(y), x @ _numpy(wrapper.layer.kernel) + bias, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        _np(y), x @ _numpy(wrapper.layer.kernel) + bias, rtol=1e-5, atol=1e-6
+    )
     assert float(wrapper.initialized.value) == 1.0
 
 
@@ -271,27 +281,38 @@ def test_input_of_another_width_is_refused_clearly(factory, built, called):
     wrapper = WeightNormalization(factory())
     wrapper.build(built)
     shape = re.escape(str(called))
-    with pytest.raises(ValueError, match=rf"`input_shape` must have .*Received: input_shape={shape}"):
+    with pytest.raises(
+        ValueError, match=rf"`input_shape` must have .*Received: input_shape={shape}"
+    ):
         wrapper(np.ones(called, "float32"))
 
 
 def test_build_on_a_width_the_wrapped_layer_was_not_built_for_is_refused():
     inner = keras.layers.Dense(3)
     inner.build((None, 4))
-    with pytest.raises(ValueError, match=r"must have 4 features on axis -1.*Received: input_shape=\(None, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"must have 4 features on axis -1.*Received: input_shape=\(None, 5\)",
+    ):
         WeightNormalization(inner).build((None, 5))
 
 
 @pytest.mark.parametrize("data_init", ["False", 1, None])
 def test_data_init_must_be_a_bool(data_init):
-    with pytest.raises(ValueError, match=rf"`data_init` must be a bool \(True or False\). Received: data_init={re.escape(repr(data_init))}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"`data_init` must be a bool \(True or False\). Received: data_init={re.escape(repr(data_init))}",
+    ):
         WeightNormalization(keras.layers.Dense(2), data_init=data_init)
 
 
 @pytest.mark.parametrize("dtype", ["int32", "uint8"])
 @pytest.mark.parametrize(
     "factory, shape",
-    [(lambda: keras.layers.Dense(3), (4, 5)), (lambda: keras.layers.Conv2D(3, 2), (2, 4, 4, 2))],
+    [
+        (lambda: keras.layers.Dense(3), (4, 5)),
+        (lambda: keras.layers.Conv2D(3, 2), (2, 4, 4, 2)),
+    ],
 )
 def test_integer_input_is_computed_in_float(factory, shape, dtype):
     # As a Keras Dense does: integer input, float output (Keras's Conv2D
@@ -346,7 +367,9 @@ def test_data_init_on_one_sample_over_two_replicas_stays_finite(strategy):
 def test_init_step_takes_the_gradient_at_the_initialized_values():
     # The docstring's Note: the first training step initializes, then its
     # gradients are those of a plain layer holding the initialized g and bias.
-    x = tf.constant(np.random.default_rng(7).normal(2.0, 3.0, size=(16, 4)).astype("float32"))
+    x = tf.constant(
+        np.random.default_rng(7).normal(2.0, 3.0, size=(16, 4)).astype("float32")
+    )
     wrapper = _dense_wrapper()
 
     @tf.function

@@ -69,7 +69,10 @@ def test_fit_prunes_to_the_target_then_strip_and_report_agree():
     stripped = strip_pruning(pruned)
     assert [type(la).__name__ for la in stripped.layers] == ["Dense", "Dense"]
     np.testing.assert_allclose(
-        stripped.predict(x, verbose=0), pruned.predict(x, verbose=0), rtol=1e-6, atol=1e-6
+        stripped.predict(x, verbose=0),
+        pruned.predict(x, verbose=0),
+        rtol=1e-6,
+        atol=1e-6,
     )
     assert sparsity_report(stripped)[-1]["sparsity"] == pytest.approx(expected)
 
@@ -80,25 +83,47 @@ def test_save_and_load_mid_pruning_continue_alike(tmp_path):
     pruned.compile(keras.optimizers.Adam(0.01), "mse")
     x, y = _data()
     with pytest.warns(UserWarning, match="stopped short"):  # on purpose: mid-pruning
-        pruned.fit(x, y, batch_size=4, epochs=1, shuffle=False, callbacks=[Pruning()], verbose=0)
+        pruned.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=1,
+            shuffle=False,
+            callbacks=[Pruning()],
+            verbose=0,
+        )
     path = str(tmp_path / "mid.keras")
     pruned.save(path)
     loaded = keras.saving.load_model(path)
     assert int(loaded.optimizer.iterations) == 6
-    for (m1, w1), (m2, w2) in zip(masks_and_weights(pruned), masks_and_weights(loaded), strict=True):
+    for (m1, w1), (m2, w2) in zip(
+        masks_and_weights(pruned), masks_and_weights(loaded), strict=True
+    ):
         np.testing.assert_array_equal(m1, m2)
         np.testing.assert_array_equal(w1, w2)
     for model in (pruned, loaded):
-        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, callbacks=[Pruning()], verbose=0)
+        model.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=1,
+            shuffle=False,
+            callbacks=[Pruning()],
+            verbose=0,
+        )
         _assert_pruned_to(model, 0.8)
-    for (m1, w1), (m2, w2) in zip(masks_and_weights(pruned), masks_and_weights(loaded), strict=True):
+    for (m1, w1), (m2, w2) in zip(
+        masks_and_weights(pruned), masks_and_weights(loaded), strict=True
+    ):
         np.testing.assert_array_equal(m1, m2)
         np.testing.assert_allclose(w1, w2, rtol=1e-6, atol=1e-7)
 
 
 def test_unit_pruning_fit_then_shrink_keeps_the_outputs():
     pruned = prune_low_magnitude(
-        _base(), ConstantSparsity(0.5, begin_step=0, frequency=100), granularity="unit",
+        _base(),
+        ConstantSparsity(0.5, begin_step=0, frequency=100),
+        granularity="unit",
         layers=["a"],
     )
     pruned.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")

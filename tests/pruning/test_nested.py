@@ -22,7 +22,11 @@ from tests.pruning._helpers import expected_zeros
 def _nested():
     """Functional[Dense] -> Functional "block"[Sequential "inner"[Dense, Dense]] -> Dense."""
     inner = keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(8, name="d1"), keras.layers.Dense(8, name="d2")],
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, name="d1"),
+            keras.layers.Dense(8, name="d2"),
+        ],
         name="inner",
     )
     block_in = keras.Input((6,))
@@ -46,13 +50,17 @@ def _all(model, prefix=""):
 
 def _data():
     rng = np.random.default_rng(3)
-    return rng.normal(size=(16, 5)).astype("float32"), rng.normal(size=(16, 3)).astype("float32")
+    return rng.normal(size=(16, 5)).astype("float32"), rng.normal(size=(16, 3)).astype(
+        "float32"
+    )
 
 
 def test_every_depth_is_pruned_and_trained_to_the_schedule(tmp_path):
     model = _nested()
     before = [w.copy() for w in model.get_weights()]
-    pruned = prune_low_magnitude(model, ConstantSparsity(0.5, begin_step=0, frequency=1))
+    pruned = prune_low_magnitude(
+        model, ConstantSparsity(0.5, begin_step=0, frequency=1)
+    )
     assert [path for path, _ in wrapper_paths(pruned)] == [
         "prune_low_magnitude_d1",
         "block/inner/prune_low_magnitude_d1",
@@ -60,7 +68,9 @@ def test_every_depth_is_pruned_and_trained_to_the_schedule(tmp_path):
         "prune_low_magnitude_head",
     ]
     x, y = _data()
-    np.testing.assert_allclose(pruned.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_allclose(
+        pruned.predict(x, verbose=0), model.predict(x, verbose=0)
+    )
     pruned.compile(keras.optimizers.Adam(0.01), "mse")
     history = pruned.fit(
         x, y, batch_size=4, epochs=1, callbacks=[Pruning(log_per_layer=True)], verbose=0
@@ -79,15 +89,22 @@ def test_every_depth_is_pruned_and_trained_to_the_schedule(tmp_path):
     stripped = strip_pruning(pruned)
     assert "PruneLowMagnitude" not in _kinds(stripped).values()
     assert "keras_tricks" not in json.dumps(stripped.get_config())
-    np.testing.assert_array_equal(stripped.predict(x, verbose=0), pruned.predict(x, verbose=0))
-    assert sparsity_report(stripped)[-1]["sparsity"] == sparsity_report(pruned)[-1]["sparsity"]
+    np.testing.assert_array_equal(
+        stripped.predict(x, verbose=0), pruned.predict(x, verbose=0)
+    )
+    assert (
+        sparsity_report(stripped)[-1]["sparsity"]
+        == sparsity_report(pruned)[-1]["sparsity"]
+    )
 
     path = str(tmp_path / "nested.keras")
     pruned.save(path)
     loaded = keras.saving.load_model(path)
     assert _kinds(loaded) == _kinds(pruned)
     for a, b in zip(pruned.weights, loaded.weights, strict=True):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
+        )
     loaded.fit(x, y, batch_size=4, epochs=1, callbacks=[Pruning()], verbose=0)
     for wrapper in pruning_wrappers(loaded):  # masks and constraints came back
         for variable, mask in wrapper._mask_pairs():
@@ -109,19 +126,27 @@ def test_layers_names_nested_layers_by_path_name_object_or_model():
 
     assert pruned_paths(["block/inner/d2"]) == ["block/inner/prune_low_magnitude_d2"]
     assert pruned_paths(["d2", "head"]) == [
-        "block/inner/prune_low_magnitude_d2", "prune_low_magnitude_head"
+        "block/inner/prune_low_magnitude_d2",
+        "prune_low_magnitude_head",
     ]
-    assert pruned_paths([inner.get_layer("d1")]) == ["block/inner/prune_low_magnitude_d1"]
+    assert pruned_paths([inner.get_layer("d1")]) == [
+        "block/inner/prune_low_magnitude_d1"
+    ]
     assert pruned_paths(["block"]) == [
-        "block/inner/prune_low_magnitude_d1", "block/inner/prune_low_magnitude_d2"
+        "block/inner/prune_low_magnitude_d1",
+        "block/inner/prune_low_magnitude_d2",
     ]
-    with pytest.raises(ValueError, match=r"several nested models.*path.*Received: layers="):
+    with pytest.raises(
+        ValueError, match=r"several nested models.*path.*Received: layers="
+    ):
         prune_low_magnitude(model, layers=["d1"])
     with pytest.raises(ValueError, match=r"not in the model.*Received: layers="):
         prune_low_magnitude(model, layers=["block/nope"])
     with pytest.raises(ValueError, match=r"not in the model.*Received: layers="):
         prune_low_magnitude(model, layers=[keras.layers.Dense(2)])
-    with pytest.raises(ValueError, match=r"layer names or layers; 3.*Received: layers="):
+    with pytest.raises(
+        ValueError, match=r"layer names or layers; 3.*Received: layers="
+    ):
         prune_low_magnitude(model, layers=[3])
 
 
@@ -138,7 +163,9 @@ def test_a_nested_subclassed_model_with_prunable_layers_is_refused():
     sub = _Subclassed(name="sub")
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Dense(2, name="head")(sub(inputs)))
-    with pytest.raises(ValueError, match=r"subclassed model 'sub'.*Received: to_prune="):
+    with pytest.raises(
+        ValueError, match=r"subclassed model 'sub'.*Received: to_prune="
+    ):
         prune_low_magnitude(model)
 
 
@@ -147,7 +174,9 @@ def test_a_frozen_nested_model_keeps_its_trainable_flag():
     model.get_layer("block").trainable = False
     pruned = prune_low_magnitude(model)
     assert not pruned.get_layer("block").trainable
-    assert isinstance(pruned.get_layer("block").get_layer("inner").layers[0], PruneLowMagnitude)
+    assert isinstance(
+        pruned.get_layer("block").get_layer("inner").layers[0], PruneLowMagnitude
+    )
 
 
 class FunctionalSubclass(keras.Model):

@@ -25,11 +25,15 @@ def _reference_polynomial(s, initial, final, begin, end, power):
 
 
 def test_polynomial_decay_matches_the_formula_for_python_and_tensor_steps():
-    schedule = PolynomialDecay(0.1, 0.8, begin_step=10, end_step=110, power=3, frequency=20)
+    schedule = PolynomialDecay(
+        0.1, 0.8, begin_step=10, end_step=110, power=3, frequency=20
+    )
     steps = np.arange(0, 140)
     expected = [_reference_polynomial(s, 0.1, 0.8, 10, 110, 3) for s in steps]
     python = [schedule.sparsity(int(s)) for s in steps]
-    tensor = keras.ops.convert_to_numpy(schedule.sparsity(keras.ops.convert_to_tensor(steps)))
+    tensor = keras.ops.convert_to_numpy(
+        schedule.sparsity(keras.ops.convert_to_tensor(steps))
+    )
     np.testing.assert_allclose(python, expected, rtol=1e-12)
     np.testing.assert_allclose(tensor, expected, rtol=1e-6, atol=1e-7)
     flags = [_reference_should_prune(s, 10, 110, 20) for s in steps]
@@ -65,7 +69,9 @@ def test_schedule_runs_inside_a_compiled_function():
 
     should, sparsity = at(tf.constant(50, tf.int64))
     assert bool(should)
-    assert float(sparsity) == pytest.approx(_reference_polynomial(50, 0.0, 0.5, 0, 100, 3))
+    assert float(sparsity) == pytest.approx(
+        _reference_polynomial(50, 0.0, 0.5, 0, 100, 3)
+    )
 
 
 @pytest.mark.parametrize(
@@ -93,20 +99,41 @@ def test_base_schedule_is_abstract():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: ConstantSparsity(1.0), r"target_sparsity.*\[0.0, 1.0\).*Received: target_sparsity=1.0"),
+        (
+            lambda: ConstantSparsity(1.0),
+            r"target_sparsity.*\[0.0, 1.0\).*Received: target_sparsity=1.0",
+        ),
         (lambda: ConstantSparsity(-0.1), r"Received: target_sparsity=-0.1"),
-        (lambda: ConstantSparsity(0.5, frequency=0), r"frequency.*>= 1.*Received: frequency=0"),
+        (
+            lambda: ConstantSparsity(0.5, frequency=0),
+            r"frequency.*>= 1.*Received: frequency=0",
+        ),
         (lambda: ConstantSparsity(0.5, begin_step=-1), r"Received: begin_step=-1"),
-        (lambda: ConstantSparsity(0.5, begin_step=10, end_step=5), r"end_step.*>= `begin_step`.*Received: end_step=5"),
+        (
+            lambda: ConstantSparsity(0.5, begin_step=10, end_step=5),
+            r"end_step.*>= `begin_step`.*Received: end_step=5",
+        ),
         (lambda: PolynomialDecay(0.0, 1.0, 0, 10), r"Received: final_sparsity=1.0"),
         (lambda: PolynomialDecay(1.2, 0.5, 0, 10), r"Received: initial_sparsity=1.2"),
         (lambda: PolynomialDecay(0.0, 0.5, 20, 10), r"Received: end_step=10"),
         (lambda: PolynomialDecay(0.0, 0.5, 0, -1), r"Received: end_step=-1"),
-        (lambda: PolynomialDecay(0.0, 0.5, 0, 10, frequency=-3), r"Received: frequency=-3"),
+        (
+            lambda: PolynomialDecay(0.0, 0.5, 0, 10, frequency=-3),
+            r"Received: frequency=-3",
+        ),
         (lambda: PolynomialDecay(0.0, 0.5, 0, 10, power=0), r"Received: power=0"),
-        (lambda: ConstantSparsity(0.5, frequency=2.5), r"integer.*Received: frequency=2.5"),
-        (lambda: ConstantSparsity(0.5, begin_step="0"), r"integer.*Received: begin_step='0'"),
-        (lambda: ConstantSparsity("0.5"), r"real number.*Received: target_sparsity='0.5'"),
+        (
+            lambda: ConstantSparsity(0.5, frequency=2.5),
+            r"integer.*Received: frequency=2.5",
+        ),
+        (
+            lambda: ConstantSparsity(0.5, begin_step="0"),
+            r"integer.*Received: begin_step='0'",
+        ),
+        (
+            lambda: ConstantSparsity("0.5"),
+            r"real number.*Received: target_sparsity='0.5'",
+        ),
     ],
 )
 def test_bad_arguments(make, match):
@@ -126,7 +153,9 @@ _ARGUMENTS = {
 
 
 @pytest.mark.parametrize("name", sorted(_ARGUMENTS))
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), True, "1"])
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), float("-inf"), True, "1"]
+)
 def test_every_argument_refuses_nan_infinity_bool_and_string(name, value):
     with pytest.raises(ValueError, match=rf"`{name}`.*Received: {name}={value!r}"):
         _ARGUMENTS[name](value)
@@ -137,4 +166,6 @@ def test_schedules_refuse_a_bad_step(step):
     for schedule in (ConstantSparsity(0.5), PolynomialDecay(0.0, 0.5, 0, 10)):
         with pytest.raises(ValueError, match=rf"`step`.*Received: step={step!r}"):
             schedule(step)
-    assert float(PolynomialDecay(0.0, 0.5, 0, 10).sparsity(5.0)) == pytest.approx(0.4375)
+    assert float(PolynomialDecay(0.0, 0.5, 0, 10).sparsity(5.0)) == pytest.approx(
+        0.4375
+    )

@@ -21,7 +21,7 @@ def _scores(seed, dtype):
     scores = np.abs(rng.normal(size=(37, 29))).astype(dtype)
     scores[rng.random(scores.shape) < 0.3] = 0.0  # pruned weights: many ties at 0
     scores[:3, :4] = scores[5, 5]  # ties above 0
-    scores[10, :7] = 2.0 ** -120  # tiny (TensorFlow flushes subnormals to 0 on CPU)
+    scores[10, :7] = 2.0**-120  # tiny (TensorFlow flushes subnormals to 0 on CPU)
     return scores
 
 
@@ -35,7 +35,9 @@ def test_matches_a_stable_sort_for_every_keep(dtype):
             keep_largest(keras.ops.cast(scores, dtype), keep)
         )
         assert got.sum() == keep
-        np.testing.assert_array_equal(got, _reference(scores, keep), err_msg=f"keep={keep}")
+        np.testing.assert_array_equal(
+            got, _reference(scores, keep), err_msg=f"keep={keep}"
+        )
 
 
 @pytest.mark.backends

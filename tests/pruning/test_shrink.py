@@ -23,8 +23,12 @@ def _randomize_normalization(model, seed=0):
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, var = layer.get_weights()
             layer.set_weights(
-                [rng.uniform(0.5, 2, gamma.shape), rng.normal(size=beta.shape),
-                 rng.normal(size=mean.shape), rng.uniform(0.5, 2, var.shape)]
+                [
+                    rng.uniform(0.5, 2, gamma.shape),
+                    rng.normal(size=beta.shape),
+                    rng.normal(size=mean.shape),
+                    rng.uniform(0.5, 2, var.shape),
+                ]
             )
 
 
@@ -52,7 +56,11 @@ def test_conv_batchnorm_conv_chain():
     pruned = _unit_prune(model, ["c1", "c2", "d1"], sparsity=0.5)
     stripped = strip_pruning(pruned)
     small = shrink(pruned)
-    assert [small.get_layer(n).kernel.shape[-1] for n in ("c1", "c2", "d1")] == [4, 3, 2]
+    assert [small.get_layer(n).kernel.shape[-1] for n in ("c1", "c2", "d1")] == [
+        4,
+        3,
+        2,
+    ]
     assert small.get_layer("c2").kernel.shape[-2] == 4
     assert small.get_layer("d1").kernel.shape[0] == 3 * 3 * 3
     assert small.count_params() < stripped.count_params()
@@ -95,7 +103,9 @@ def test_per_channel_group_and_instance_normalization():
     pruned = _unit_prune(model, ["c1", "c2"], sparsity=0.5)
     small = shrink(pruned)
     assert small.get_layer("c2").kernel.shape[-2:] == (3, 2)
-    _same_outputs(strip_pruning(pruned), small, np.random.default_rng(4).normal(size=(4, 8, 8, 2)))
+    _same_outputs(
+        strip_pruning(pruned), small, np.random.default_rng(4).normal(size=(4, 8, 8, 2))
+    )
 
 
 def _refused(model, names, match, sparsity=0.5):
@@ -109,15 +119,23 @@ def test_refuses_a_residual_branch():
     h = keras.layers.Dense(6, name="a")(inputs)
     outputs = keras.layers.Add()([h, keras.layers.Dense(6)(h)])
     model = keras.Model(inputs, outputs)
-    _refused(model, ["a"], r"cannot be shrunk at layer 'a'.*feeds 2 layers.*Received: model=")
+    _refused(
+        model, ["a"], r"cannot be shrunk at layer 'a'.*feeds 2 layers.*Received: model="
+    )
 
 
 def test_refuses_layer_normalization_between():
     model = keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(8, name="a"), keras.layers.LayerNormalization(),
-         keras.layers.Dense(2)]
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, name="a"),
+            keras.layers.LayerNormalization(),
+            keras.layers.Dense(2),
+        ]
     )
-    _refused(model, ["a"], r"layer 'a'.*cannot follow a LayerNormalization.*Received: model=")
+    _refused(
+        model, ["a"], r"layer 'a'.*cannot follow a LayerNormalization.*Received: model="
+    )
 
 
 def test_refuses_a_unit_pruned_model_output():
@@ -134,7 +152,9 @@ def test_refuses_a_constant_into_same_padding():
             keras.layers.Flatten(),
         ]
     )
-    _refused(model, ["a"], r"layer 'a'.*non-zero constant.*padding 'same'.*Received: model=")
+    _refused(
+        model, ["a"], r"layer 'a'.*non-zero constant.*padding 'same'.*Received: model="
+    )
 
 
 def test_same_padding_is_fine_when_removed_units_send_zero():
@@ -148,7 +168,9 @@ def test_same_padding_is_fine_when_removed_units_send_zero():
     )
     pruned = _unit_prune(model, ["a"])
     small = shrink(pruned)
-    _same_outputs(strip_pruning(pruned), small, np.random.default_rng(5).normal(size=(2, 6, 6, 2)))
+    _same_outputs(
+        strip_pruning(pruned), small, np.random.default_rng(5).normal(size=(2, 6, 6, 2))
+    )
 
 
 class _Subclassed(keras.Model):
@@ -167,8 +189,16 @@ def test_bad_inputs():
         shrink(subclassed)
     with pytest.raises(ValueError, match=r"must be a Keras model.*Received: model="):
         shrink(keras.layers.Dense(2))
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d"), keras.layers.ReLU(name="r")])
-    with pytest.raises(ValueError, match=r"Dense or convolution.*'r'.*Received: layers="):
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(2, name="d"),
+            keras.layers.ReLU(name="r"),
+        ]
+    )
+    with pytest.raises(
+        ValueError, match=r"Dense or convolution.*'r'.*Received: layers="
+    ):
         shrink(model, layers=["r"])
     with pytest.raises(ValueError, match=r"list of names.*Received: layers='d'"):
         shrink(model, layers="d")
@@ -181,7 +211,11 @@ def test_sparsity_report_rows_and_table():
     from keras_tricks.pruning import format_sparsity_report, sparsity_report
 
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(10, name="a"), keras.layers.Dense(2, name="b")]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(10, name="a"),
+            keras.layers.Dense(2, name="b"),
+        ]
     )
     pruned = prune_low_magnitude(model, layers=["a"])
     wrappers(pruned)[0].update_masks(0.7)

@@ -29,16 +29,22 @@ def _model():
 
 def _data():
     rng = np.random.default_rng(8)
-    return rng.normal(size=(32, 6)).astype("float32"), rng.normal(size=(32, 3)).astype("float32")
+    return rng.normal(size=(32, 6)).astype("float32"), rng.normal(size=(32, 3)).astype(
+        "float32"
+    )
 
 
 def test_mirrored_strategy_masks_identical_and_equal_to_single_device(strategy):
     x, y = _data()
     single = _model()
-    single.fit(x, y, batch_size=8, epochs=3, shuffle=False, callbacks=[Pruning()], verbose=0)
+    single.fit(
+        x, y, batch_size=8, epochs=3, shuffle=False, callbacks=[Pruning()], verbose=0
+    )
     with strategy.scope():
         mirrored = _model()
-    mirrored.fit(x, y, batch_size=8, epochs=3, shuffle=False, callbacks=[Pruning()], verbose=0)
+    mirrored.fit(
+        x, y, batch_size=8, epochs=3, shuffle=False, callbacks=[Pruning()], verbose=0
+    )
     for wrapper in wrappers(mirrored):
         for variable, mask in wrapper._mask_pairs():
             masks = strategy.experimental_local_results(mask.value)
@@ -54,26 +60,41 @@ def test_mirrored_strategy_masks_identical_and_equal_to_single_device(strategy):
         np.testing.assert_allclose(w1, w2, rtol=1e-5, atol=1e-6)
 
 
-
 @pytest.mark.backends
 def test_backup_and_restore_resumes_at_the_same_schedule_position(tmp_path):
     x, y = _data()
     # 4 steps per epoch; the schedule prunes at steps 0, 2, 4, 6, 8.
     reference = _model()
-    reference.fit(x, y, batch_size=8, epochs=3, shuffle=False, callbacks=[Pruning()], verbose=0)
+    reference.fit(
+        x, y, batch_size=8, epochs=3, shuffle=False, callbacks=[Pruning()], verbose=0
+    )
 
     resumed = _model()
     backup = str(tmp_path / "backup")
     with pytest.raises(RuntimeError, match="interrupted"):
         resumed.fit(
-            x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
-            callbacks=[keras.callbacks.BackupAndRestore(backup), Pruning(), Interrupt(1, 2)],
+            x,
+            y,
+            batch_size=8,
+            epochs=3,
+            shuffle=False,
+            verbose=0,
+            callbacks=[
+                keras.callbacks.BackupAndRestore(backup),
+                Pruning(),
+                Interrupt(1, 2),
+            ],
         )
     # Interrupted in epoch 1 (after pruning step 6): the backup holds epoch 0.
     fresh = _model()
     assert int(fresh.optimizer.iterations) == 0
     fresh.fit(
-        x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
         callbacks=[keras.callbacks.BackupAndRestore(backup), Pruning()],
     )
     assert int(fresh.optimizer.iterations) == int(reference.optimizer.iterations) == 12
@@ -91,7 +112,11 @@ def test_inside_a_keras_tuner_search(tmp_path):
     def build(hp):
         units = hp.Choice("units", [4, 8])
         base = keras.Sequential(
-            [keras.Input((6,)), keras.layers.Dense(units, activation="relu"), keras.layers.Dense(3)]
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(3),
+            ]
         )
         schedule = PolynomialDecay(0.0, 0.5, begin_step=0, end_step=2, frequency=2)
         model = prune_low_magnitude(base, schedule)
@@ -102,11 +127,22 @@ def test_inside_a_keras_tuner_search(tmp_path):
         return model
 
     tuner = keras_tuner.RandomSearch(
-        build, objective="val_loss", max_trials=2, directory=str(tmp_path),
-        project_name="pruning", seed=1, overwrite=True,
+        build,
+        objective="val_loss",
+        max_trials=2,
+        directory=str(tmp_path),
+        project_name="pruning",
+        seed=1,
+        overwrite=True,
     )
     tuner.search(
-        x, y, validation_split=0.25, epochs=1, batch_size=8, callbacks=[Pruning()], verbose=0
+        x,
+        y,
+        validation_split=0.25,
+        epochs=1,
+        batch_size=8,
+        callbacks=[Pruning()],
+        verbose=0,
     )
     assert len(tuner.oracle.trials) == 2
     with warnings.catch_warnings():

@@ -49,26 +49,62 @@ def _mha_model():
 
 LAYER_MODELS = {
     "dense": (lambda: _seq((6,), keras.layers.Dense(4)), 1),
-    "conv1d": (lambda: _seq((8, 3), keras.layers.Conv1D(4, 3), keras.layers.Flatten()), 1),
-    "conv2d": (lambda: _seq((6, 6, 2), keras.layers.Conv2D(4, 3), keras.layers.Flatten()), 1),
-    "conv3d": (lambda: _seq((4, 4, 4, 2), keras.layers.Conv3D(3, 2), keras.layers.Flatten()), 1),
+    "conv1d": (
+        lambda: _seq((8, 3), keras.layers.Conv1D(4, 3), keras.layers.Flatten()),
+        1,
+    ),
+    "conv2d": (
+        lambda: _seq((6, 6, 2), keras.layers.Conv2D(4, 3), keras.layers.Flatten()),
+        1,
+    ),
+    "conv3d": (
+        lambda: _seq((4, 4, 4, 2), keras.layers.Conv3D(3, 2), keras.layers.Flatten()),
+        1,
+    ),
     "conv1d_transpose": (
-        lambda: _seq((5, 2), keras.layers.Conv1DTranspose(3, 3), keras.layers.Flatten()), 1),
+        lambda: _seq(
+            (5, 2), keras.layers.Conv1DTranspose(3, 3), keras.layers.Flatten()
+        ),
+        1,
+    ),
     "conv2d_transpose": (
-        lambda: _seq((4, 4, 2), keras.layers.Conv2DTranspose(3, 3), keras.layers.Flatten()), 1),
+        lambda: _seq(
+            (4, 4, 2), keras.layers.Conv2DTranspose(3, 3), keras.layers.Flatten()
+        ),
+        1,
+    ),
     "conv3d_transpose": (
-        lambda: _seq((3, 3, 3, 2), keras.layers.Conv3DTranspose(2, 2), keras.layers.Flatten()), 1),
+        lambda: _seq(
+            (3, 3, 3, 2), keras.layers.Conv3DTranspose(2, 2), keras.layers.Flatten()
+        ),
+        1,
+    ),
     "separable1d": (
-        lambda: _seq((8, 4), keras.layers.SeparableConv1D(6, 3), keras.layers.Flatten()), 1),
+        lambda: _seq(
+            (8, 4), keras.layers.SeparableConv1D(6, 3), keras.layers.Flatten()
+        ),
+        1,
+    ),
     "separable2d": (
-        lambda: _seq((6, 6, 4), keras.layers.SeparableConv2D(6, 3), keras.layers.Flatten()), 1),
+        lambda: _seq(
+            (6, 6, 4), keras.layers.SeparableConv2D(6, 3), keras.layers.Flatten()
+        ),
+        1,
+    ),
     "embedding": (
-        lambda: _seq((5,), keras.layers.Embedding(12, 4), keras.layers.Flatten(), dtype="int32"), 1),
+        lambda: _seq(
+            (5,), keras.layers.Embedding(12, 4), keras.layers.Flatten(), dtype="int32"
+        ),
+        1,
+    ),
     "attention": (_mha_model, 4),
     "lstm": (lambda: _seq((5, 3), keras.layers.LSTM(4)), 2),
     "gru": (lambda: _seq((5, 3), keras.layers.GRU(4)), 2),
     "simple_rnn": (lambda: _seq((5, 3), keras.layers.SimpleRNN(4)), 2),
-    "bidirectional": (lambda: _seq((5, 3), keras.layers.Bidirectional(keras.layers.LSTM(2))), 4),
+    "bidirectional": (
+        lambda: _seq((5, 3), keras.layers.Bidirectional(keras.layers.LSTM(2))),
+        4,
+    ),
     "custom": (lambda: _seq((6,), Scale()), 1),
 }
 
@@ -77,12 +113,15 @@ LAYER_MODELS = {
 def test_each_prunable_layer_reaches_the_schedule_sparsity(name):
     make, prunable = LAYER_MODELS[name]
     model = make()
-    pruned = prune_low_magnitude(model, ConstantSparsity(0.6, begin_step=0, frequency=1))
+    pruned = prune_low_magnitude(
+        model, ConstantSparsity(0.6, begin_step=0, frequency=1)
+    )
     (wrapper,) = wrappers(pruned)
     assert len(wrapper._masks) == prunable
     # Layers with nothing to prune are copied, not wrapped.
     assert all(
-        isinstance(layer, PruneLowMagnitude) or not layer.weights for layer in pruned.layers
+        isinstance(layer, PruneLowMagnitude) or not layer.weights
+        for layer in pruned.layers
     )
     # Masks at 60%, then two momentum steps with gradients on every weight:
     # Keras's optimizer applies the mask constraint after each update.
@@ -90,7 +129,9 @@ def test_each_prunable_layer_reaches_the_schedule_sparsity(name):
     optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
     variables = pruned.trainable_variables
     for _ in range(2):
-        optimizer.apply([keras.ops.ones(v.shape, v.dtype) for v in variables], variables)
+        optimizer.apply(
+            [keras.ops.ones(v.shape, v.dtype) for v in variables], variables
+        )
     settle(pruned)  # on JAX, what the Pruning callback does at an epoch end
     for mask, value in masks_and_weights(pruned):
         assert (mask == 0).sum() == expected_zeros(mask.size, 0.6)
@@ -107,13 +148,23 @@ def test_sparsity_equals_the_polynomial_schedule_at_each_pruning_step():
         keras.layers.Dense(7),
         keras.layers.Dense(2),
     )
-    schedule = PolynomialDecay(0.1, 0.85, begin_step=1, end_step=9, power=3, frequency=2)
+    schedule = PolynomialDecay(
+        0.1, 0.85, begin_step=1, end_step=9, power=3, frequency=2
+    )
     pruned = prune_low_magnitude(model, schedule)
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(24, 6, 6, 1)), rng.normal(size=(24, 2))
     record = Record()
     pruned.compile(keras.optimizers.Adam(0.01), "mse")
-    pruned.fit(x, y, batch_size=2, epochs=1, shuffle=False, callbacks=[Pruning(), record], verbose=0)
+    pruned.fit(
+        x,
+        y,
+        batch_size=2,
+        epochs=1,
+        shuffle=False,
+        callbacks=[Pruning(), record],
+        verbose=0,
+    )
     checked = 0
     for step, pairs in record.begin:
         if not (step >= 1 and step <= 9 and (step - 1) % 2 == 0):
@@ -144,7 +195,9 @@ def _optimizers():
 
 
 @pytest.mark.parametrize("name, make_optimizer", list(_optimizers()))
-def test_pruned_weights_stay_exactly_zero_after_every_optimizer_step(name, make_optimizer):
+def test_pruned_weights_stay_exactly_zero_after_every_optimizer_step(
+    name, make_optimizer
+):
     model = _seq((5,), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3))
     # Masks are set once, at step 0; momentum and decay then push on them.
     pruned = prune_low_magnitude(model, ConstantSparsity(0.5, begin_step=0, end_step=0))
@@ -170,12 +223,19 @@ def test_pruned_weights_stay_exactly_zero_after_every_optimizer_step(name, make_
 
 
 def test_an_existing_constraint_still_applies():
-    model = _seq((4,), keras.layers.Dense(6, kernel_constraint=keras.constraints.NonNeg()))
+    model = _seq(
+        (4,), keras.layers.Dense(6, kernel_constraint=keras.constraints.NonNeg())
+    )
     pruned = prune_low_magnitude(model, ConstantSparsity(0.5, begin_step=0))
     rng = np.random.default_rng(3)
     pruned.compile(keras.optimizers.SGD(1.0), "mse")
-    pruned.fit(rng.normal(size=(8, 4)), rng.normal(size=(8, 6)) * 10, epochs=2,
-               callbacks=[Pruning()], verbose=0)
+    pruned.fit(
+        rng.normal(size=(8, 4)),
+        rng.normal(size=(8, 6)) * 10,
+        epochs=2,
+        callbacks=[Pruning()],
+        verbose=0,
+    )
     ((mask, kernel),) = masks_and_weights(pruned)
     assert np.all(kernel >= 0.0)
     assert np.all(kernel[mask == 0] == 0.0)
@@ -195,7 +255,9 @@ def test_unit_granularity_zeroes_whole_units_with_their_bias():
     )
     (wrapper,) = wrappers(pruned)
     wrapper.update_masks(0.3)
-    norms = np.sqrt((kernel.astype("float64") ** 2).sum(0) + bias.astype("float64") ** 2)
+    norms = np.sqrt(
+        (kernel.astype("float64") ** 2).sum(0) + bias.astype("float64") ** 2
+    )
     dropped = np.argsort(norms)[:3]
     new_kernel, new_bias = wrapper.layer.get_weights()
     zero_units = np.flatnonzero(np.all(new_kernel == 0, axis=0))
@@ -244,18 +306,40 @@ def test_save_and_load_mid_pruning(tmp_path):
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=(16, 5)), rng.normal(size=(16, 2))
     pruned.compile(keras.optimizers.Adam(0.01), "mse")
-    with pytest.warns(UserWarning, match="stopped short of the schedule's end"):  # on purpose
-        pruned.fit(x, y, batch_size=4, epochs=1, shuffle=False, callbacks=[Pruning()], verbose=0)
+    with pytest.warns(
+        UserWarning, match="stopped short of the schedule's end"
+    ):  # on purpose
+        pruned.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=1,
+            shuffle=False,
+            callbacks=[Pruning()],
+            verbose=0,
+        )
     path = str(tmp_path / "pruned.keras")
     pruned.save(path)
     loaded = keras.saving.load_model(path)  # no custom_objects
-    for (m1, w1), (m2, w2) in zip(masks_and_weights(pruned), masks_and_weights(loaded), strict=True):
+    for (m1, w1), (m2, w2) in zip(
+        masks_and_weights(pruned), masks_and_weights(loaded), strict=True
+    ):
         np.testing.assert_array_equal(m1, m2)
         np.testing.assert_array_equal(w1, w2)
     assert int(loaded.optimizer.iterations) == int(pruned.optimizer.iterations) == 4
     for m in (pruned, loaded):
-        m.fit(x, y, batch_size=4, epochs=1, shuffle=False, callbacks=[Pruning()], verbose=0)
-    for (m1, w1), (m2, w2) in zip(masks_and_weights(pruned), masks_and_weights(loaded), strict=True):
+        m.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=1,
+            shuffle=False,
+            callbacks=[Pruning()],
+            verbose=0,
+        )
+    for (m1, w1), (m2, w2) in zip(
+        masks_and_weights(pruned), masks_and_weights(loaded), strict=True
+    ):
         np.testing.assert_array_equal(m1, m2)
         np.testing.assert_allclose(w1, w2, rtol=1e-6, atol=1e-7)
         assert np.all(w2[m2 == 0] == 0.0)
@@ -273,7 +357,9 @@ def test_strip_pruning_returns_a_plain_model(tmp_path):
     assert all(w.constraint is None for w in stripped.weights)
     assert "keras_tricks" not in json.dumps(stripped.get_config())
     x = np.random.default_rng(6).normal(size=(4, 5))
-    np.testing.assert_array_equal(stripped.predict(x, verbose=0), pruned.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        stripped.predict(x, verbose=0), pruned.predict(x, verbose=0)
+    )
     kernel = stripped.layers[0].get_weights()[0]
     assert (kernel == 0).sum() == expected_zeros(40, 0.7)
     layer = strip_pruning(wrappers(pruned)[1])
@@ -283,7 +369,9 @@ def test_strip_pruning_returns_a_plain_model(tmp_path):
 @pytest.mark.backends
 def test_wrapper_config_round_trip():
     wrapper = PruneLowMagnitude(
-        keras.layers.Dense(3), PolynomialDecay(0.0, 0.5, 0, 10), granularity="unit",
+        keras.layers.Dense(3),
+        PolynomialDecay(0.0, 0.5, 0, 10),
+        granularity="unit",
         unit_norm="l2",
     )
     before = wrapper.get_config()
@@ -292,7 +380,10 @@ def test_wrapper_config_round_trip():
     assert wrapper.get_config() == before
     clone = PruneLowMagnitude.from_config(before)
     assert clone.get_config() == before
-    assert keras.saving.get_registered_name(PruneLowMagnitude) == "keras_tricks>PruneLowMagnitude"
+    assert (
+        keras.saving.get_registered_name(PruneLowMagnitude)
+        == "keras_tricks>PruneLowMagnitude"
+    )
 
 
 class Subclassed(keras.Model):
@@ -308,11 +399,17 @@ def test_bad_inputs():
     dense_model = _seq((4,), keras.layers.BatchNormalization(), keras.layers.Dense(2))
     subclassed = Subclassed()
     subclassed(np.zeros((1, 4)))
-    with pytest.raises(ValueError, match=r"subclassed model.*Functional API.*PruneLowMagnitude.*Received: to_prune="):
+    with pytest.raises(
+        ValueError,
+        match=r"subclassed model.*Functional API.*PruneLowMagnitude.*Received: to_prune=",
+    ):
         prune_low_magnitude(subclassed)
     with pytest.raises(ValueError, match=r"must be built.*Received: to_prune="):
         prune_low_magnitude(keras.Sequential([keras.layers.Dense(2)]))
-    with pytest.raises(ValueError, match=r"no weights that keras_tricks knows how to prune.*Received: layer="):
+    with pytest.raises(
+        ValueError,
+        match=r"no weights that keras_tricks knows how to prune.*Received: layer=",
+    ):
         prune_low_magnitude(keras.layers.BatchNormalization())
     with pytest.raises(ValueError, match=r"no prunable weights.*Received: layers="):
         prune_low_magnitude(dense_model, layers=[dense_model.layers[0].name])
@@ -328,11 +425,17 @@ def test_bad_inputs():
         PruneLowMagnitude(keras.layers.Dense(2), granularity="block")
     with pytest.raises(ValueError, match=r"Received: unit_norm='l3'"):
         PruneLowMagnitude(keras.layers.Dense(2), unit_norm="l3")
-    with pytest.raises(ValueError, match=r"not defined for LSTM.*Received: granularity='unit'"):
+    with pytest.raises(
+        ValueError, match=r"not defined for LSTM.*Received: granularity='unit'"
+    ):
         PruneLowMagnitude(keras.layers.LSTM(2), granularity="unit")
-    with pytest.raises(ValueError, match=r"pair of positive ints.*Received: block_size=\(0, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"pair of positive ints.*Received: block_size=\(0, 2\)"
+    ):
         PruneLowMagnitude(keras.layers.Dense(2), block_size=(0, 2))
-    with pytest.raises(ValueError, match=r"needs granularity='weight'.*Received: block_size="):
+    with pytest.raises(
+        ValueError, match=r"needs granularity='weight'.*Received: block_size="
+    ):
         PruneLowMagnitude(keras.layers.Dense(2), granularity="unit", block_size=(1, 2))
     with pytest.raises(ValueError, match=r"schedule.*Received: pruning_schedule=0.5"):
         PruneLowMagnitude(keras.layers.Dense(2), pruning_schedule=0.5)
@@ -353,7 +456,9 @@ def test_bad_inputs():
 def test_mixed_float16_and_jit_compile():
     keras.mixed_precision.set_global_policy("mixed_float16")
     model = _seq((5,), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2))
-    pruned = prune_low_magnitude(model, ConstantSparsity(0.5, begin_step=0, frequency=2))
+    pruned = prune_low_magnitude(
+        model, ConstantSparsity(0.5, begin_step=0, frequency=2)
+    )
     assert all(v.dtype == "float32" for v in pruned.weights)
     rng = np.random.default_rng(9)
     x, y = rng.normal(size=(16, 5)), rng.normal(size=(16, 2))
@@ -365,7 +470,9 @@ def test_mixed_float16_and_jit_compile():
         assert np.all(value[mask == 0] == 0.0)
 
 
-@pytest.mark.parametrize("name", ["attention", "bidirectional", "embedding", "conv2d_transpose"])
+@pytest.mark.parametrize(
+    "name", ["attention", "bidirectional", "embedding", "conv2d_transpose"]
+)
 def test_pruned_models_save_and_load_with_masks_and_constraints(name, tmp_path):
     model = LAYER_MODELS[name][0]()
     pruned = prune_low_magnitude(model, ConstantSparsity(0.5, 0))
@@ -377,8 +484,12 @@ def test_pruned_models_save_and_load_with_masks_and_constraints(name, tmp_path):
     shape = (2,) + tuple(model.inputs[0].shape[1:])
     rng = np.random.default_rng(10)
     x = rng.integers(0, 12, shape) if name == "embedding" else rng.normal(size=shape)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), pruned.predict(x, verbose=0))
-    for (m1, _), (m2, _) in zip(masks_and_weights(pruned), masks_and_weights(loaded), strict=True):
+    np.testing.assert_array_equal(
+        loaded.predict(x, verbose=0), pruned.predict(x, verbose=0)
+    )
+    for (m1, _), (m2, _) in zip(
+        masks_and_weights(pruned), masks_and_weights(loaded), strict=True
+    ):
         np.testing.assert_array_equal(m1, m2)
     # The constraints are set again at build (on JAX there are none: the
     # wrapper masks in the forward pass).
@@ -389,7 +500,10 @@ def test_pruned_models_save_and_load_with_masks_and_constraints(name, tmp_path):
 
 def test_keras_masks_pass_through_the_wrappers():
     model = _seq(
-        (6,), keras.layers.Embedding(10, 4, mask_zero=True), keras.layers.LSTM(3), dtype="int32"
+        (6,),
+        keras.layers.Embedding(10, 4, mask_zero=True),
+        keras.layers.LSTM(3),
+        dtype="int32",
     )
     pruned = prune_low_magnitude(model)  # masks still all ones: same function
     x = np.array([[3, 4, 5, 0, 0, 0], [1, 2, 0, 0, 0, 0]])
@@ -414,13 +528,23 @@ def test_unit_sparsity_follows_the_schedule_during_fit():
         keras.layers.Dense(2),
     )
     schedule = PolynomialDecay(0.0, 0.7, begin_step=0, end_step=6, power=2, frequency=3)
-    pruned = prune_low_magnitude(model, schedule, granularity="unit", layers=[
-        model.layers[0].name, model.layers[2].name])
+    pruned = prune_low_magnitude(
+        model,
+        schedule,
+        granularity="unit",
+        layers=[model.layers[0].name, model.layers[2].name],
+    )
     rng = np.random.default_rng(11)
     record = Record()
     pruned.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")
-    pruned.fit(rng.normal(size=(16, 6, 6, 2)), rng.normal(size=(16, 2)), batch_size=2,
-               shuffle=False, callbacks=[Pruning(), record], verbose=0)
+    pruned.fit(
+        rng.normal(size=(16, 6, 6, 2)),
+        rng.normal(size=(16, 2)),
+        batch_size=2,
+        shuffle=False,
+        callbacks=[Pruning(), record],
+        verbose=0,
+    )
     for step, pairs in record.begin:
         if step % 3 or step > 6:
             continue

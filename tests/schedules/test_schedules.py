@@ -48,7 +48,9 @@ def warmup_numpy(step, after, warmup_steps, initial=0.0, mode="linear"):
     during = initial + (target - initial) * step / warmup_steps
     if mode == "constant":
         during = np.full_like(step, initial)
-    return np.where(step < warmup_steps, during, after(np.maximum(step - warmup_steps, 0)))
+    return np.where(
+        step < warmup_steps, during, after(np.maximum(step - warmup_steps, 0))
+    )
 
 
 def evaluate(schedule, steps):
@@ -85,7 +87,9 @@ def test_cyclical_at_tf_addons_cases(mode, step_size, gamma):
     # The shape itself: base at step 0, peak after step_size steps.
     assert evaluate(schedule, np.array([0.0]))[0] == pytest.approx(0.1)
     peak = 1.0 if mode != "exp_range" else 0.1 + 0.9 * gamma**step_size
-    assert evaluate(schedule, np.array([float(step_size)]))[0] == pytest.approx(peak, rel=1e-5)
+    assert evaluate(schedule, np.array([float(step_size)]))[0] == pytest.approx(
+        peak, rel=1e-5
+    )
 
 
 @pytest.mark.backends
@@ -105,7 +109,10 @@ def _wrapped_cases():
             keras.optimizers.schedules.CosineDecay(0.3, decay_steps=6000, alpha=0.01),
             lambda s: cosine_numpy(s, 0.3, 6000, alpha=0.01),
         ),
-        "step_decay": (StepDecay(0.3, 1000, 0.5), lambda s: step_decay_numpy(s, 0.3, 1000, 0.5)),
+        "step_decay": (
+            StepDecay(0.3, 1000, 0.5),
+            lambda s: step_decay_numpy(s, 0.3, 1000, 0.5),
+        ),
     }
 
 
@@ -128,13 +135,19 @@ def test_warmup_matches_formula_for_10000_steps(case, mode):
 def test_warmup_of_zero_steps_is_the_wrapped_schedule():
     wrapped = StepDecay(0.2, 100, 0.1)
     schedule = Warmup(wrapped, warmup_steps=0)
-    assert_close(evaluate(schedule, STEPS[:1000]), step_decay_numpy(STEPS[:1000], 0.2, 100, 0.1), 0.2)
+    assert_close(
+        evaluate(schedule, STEPS[:1000]),
+        step_decay_numpy(STEPS[:1000], 0.2, 100, 0.1),
+        0.2,
+    )
 
 
 def test_scalar_steps_give_scalars():
     schedule = Warmup(CyclicalLearningRate(0.1, 1.0, 10), warmup_steps=5)
     assert float(schedule(0)) == 0.0
-    assert float(schedule(keras.Variable(5, dtype="int64", trainable=False))) == pytest.approx(0.1)
+    assert float(
+        schedule(keras.Variable(5, dtype="int64", trainable=False))
+    ) == pytest.approx(0.1)
 
 
 def _schedules():
@@ -180,9 +193,10 @@ def test_saved_model_with_composed_schedule_loads_without_custom_objects(tmp_pat
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    assert loaded.optimizer.get_config()["learning_rate"] == model.optimizer.get_config()[
-        "learning_rate"
-    ]
+    assert (
+        loaded.optimizer.get_config()["learning_rate"]
+        == model.optimizer.get_config()["learning_rate"]
+    )
 
 
 @pytest.mark.parametrize("case", ["clr", "cosine", "step_decay"])
@@ -208,7 +222,9 @@ def test_warmup_composition_in_jit_compiled_fit(case):
 def test_linear_scaling_rule():
     assert scale_learning_rate(0.1, batch_size=8192) == pytest.approx(3.2)
     assert scale_learning_rate(0.1, batch_size=256) == pytest.approx(0.1)
-    assert scale_learning_rate(0.05, batch_size=64, base_batch_size=32) == pytest.approx(0.1)
+    assert scale_learning_rate(
+        0.05, batch_size=64, base_batch_size=32
+    ) == pytest.approx(0.1)
 
 
 def test_linear_scaling_reads_the_strategy(strategy):
@@ -217,33 +233,68 @@ def test_linear_scaling_reads_the_strategy(strategy):
     with strategy.scope():
         assert global_batch_size(32) == 64
         assert scale_learning_rate_for_strategy(0.1, 128) == pytest.approx(0.1)
-    assert scale_learning_rate_for_strategy(0.1, 128, strategy=strategy) == pytest.approx(0.1)
+    assert scale_learning_rate_for_strategy(
+        0.1, 128, strategy=strategy
+    ) == pytest.approx(0.1)
     assert scale_learning_rate_for_strategy(0.1, 128) == pytest.approx(0.05)
 
 
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: CyclicalLearningRate(0.1, 0.01), "max_learning_rate.*Received: max_learning_rate=0.01"),
-        (lambda: CyclicalLearningRate(-0.1, 0.01), "base_learning_rate.*Received: base_learning_rate=-0.1"),
-        (lambda: CyclicalLearningRate(step_size=0), "step_size.*>= 1. Received: step_size=0"),
+        (
+            lambda: CyclicalLearningRate(0.1, 0.01),
+            "max_learning_rate.*Received: max_learning_rate=0.01",
+        ),
+        (
+            lambda: CyclicalLearningRate(-0.1, 0.01),
+            "base_learning_rate.*Received: base_learning_rate=-0.1",
+        ),
+        (
+            lambda: CyclicalLearningRate(step_size=0),
+            "step_size.*>= 1. Received: step_size=0",
+        ),
         (lambda: CyclicalLearningRate(step_size=-3), "Received: step_size=-3"),
-        (lambda: CyclicalLearningRate(step_size=2.5), "step_size.*integer. Received: step_size=2.5"),
-        (lambda: CyclicalLearningRate(gamma=0.0), r"gamma.*\(0.0, 1.0\]. Received: gamma=0.0"),
+        (
+            lambda: CyclicalLearningRate(step_size=2.5),
+            "step_size.*integer. Received: step_size=2.5",
+        ),
+        (
+            lambda: CyclicalLearningRate(gamma=0.0),
+            r"gamma.*\(0.0, 1.0\]. Received: gamma=0.0",
+        ),
         (lambda: CyclicalLearningRate(gamma=-1.0), "Received: gamma=-1.0"),
         (lambda: CyclicalLearningRate(mode="cosine"), "mode.*Received: mode='cosine'"),
-        (lambda: Warmup(0.1, warmup_steps=-1), "warmup_steps.*>= 0. Received: warmup_steps=-1"),
+        (
+            lambda: Warmup(0.1, warmup_steps=-1),
+            "warmup_steps.*>= 0. Received: warmup_steps=-1",
+        ),
         (lambda: Warmup(0.1, 10, mode="exp"), "mode.*Received: mode='exp'"),
         (lambda: Warmup(-0.1, 10), "learning_rate.*Received: learning_rate=-0.1"),
-        (lambda: Warmup(0.1, 10, initial_learning_rate=-1.0), "Received: initial_learning_rate=-1.0"),
+        (
+            lambda: Warmup(0.1, 10, initial_learning_rate=-1.0),
+            "Received: initial_learning_rate=-1.0",
+        ),
         (lambda: StepDecay(factor=0.0), r"factor.*\(0.0, 1.0\]. Received: factor=0.0"),
         (lambda: StepDecay(factor=1.5), r"factor.*Received: factor=1.5"),
         (lambda: StepDecay(step_size=0), "step_size.*Received: step_size=0"),
-        (lambda: StepDecay(initial_learning_rate=-1.0), "Received: initial_learning_rate=-1.0"),
+        (
+            lambda: StepDecay(initial_learning_rate=-1.0),
+            "Received: initial_learning_rate=-1.0",
+        ),
         (lambda: scale_learning_rate(0.1, 0), "batch_size.*Received: batch_size=0"),
-        (lambda: scale_learning_rate(0.0, 8), "base_learning_rate.*Received: base_learning_rate=0.0"),
-        (lambda: scale_learning_rate(0.1, 8, base_batch_size=0), "Received: base_batch_size=0"),
-        (lambda: global_batch_size(0), "per_replica_batch_size.*Received: per_replica_batch_size=0"),
+        (
+            lambda: scale_learning_rate(0.0, 8),
+            "base_learning_rate.*Received: base_learning_rate=0.0",
+        ),
+        (
+            lambda: scale_learning_rate(0.1, 8, base_batch_size=0),
+            "Received: base_batch_size=0",
+        ),
+        (
+            lambda: global_batch_size(0),
+            "per_replica_batch_size.*Received: per_replica_batch_size=0",
+        ),
     ],
 )
 def test_bad_input(build, message):
@@ -254,7 +305,9 @@ def test_bad_input(build, message):
 # Integer steps past float32's 2**24: the optimizer's int64 `iterations` at
 # any step. The references are the same float64 equations, exact at these
 # steps (float64 holds integers to 2**53).
-INT32_ONLY = keras.backend.backend() == "jax" and not __import__("jax").config.jax_enable_x64
+INT32_ONLY = (
+    keras.backend.backend() == "jax" and not __import__("jax").config.jax_enable_x64
+)
 
 
 def _integer_steps(steps):
@@ -279,9 +332,9 @@ def _compiled(function):
     backend = keras.backend.backend()
     if backend == "tensorflow":
         compiled = tf.function(lambda s: s, jit_compile=True)
-        return lambda step: tf.function(lambda s: compiled(function(s)), jit_compile=True)(
-            tf.constant(step, "int64")
-        )
+        return lambda step: tf.function(
+            lambda s: compiled(function(s)), jit_compile=True
+        )(tf.constant(step, "int64"))
     if backend == "jax":
         import jax
 
@@ -294,7 +347,9 @@ def _integer_step_inputs(step):
     variable = keras.Variable(step, dtype="int64", trainable=False)
     forms = {
         "python_int": lambda schedule: schedule(step),
-        "int64_tensor": lambda schedule: schedule(keras.ops.convert_to_tensor(step, "int64")),
+        "int64_tensor": lambda schedule: schedule(
+            keras.ops.convert_to_tensor(step, "int64")
+        ),
         "variable": lambda schedule: schedule(variable),
     }
     if _compiled(lambda s: s) is not None:
@@ -325,7 +380,9 @@ def test_cyclical_at_two_to_the_24_plus_one_is_not_the_float32_step():
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("step", _integer_steps([2**24 - 1, 17_000 * 1000 - 1, 2**31 + 7, 10**12 + 3]))
+@pytest.mark.parametrize(
+    "step", _integer_steps([2**24 - 1, 17_000 * 1000 - 1, 2**31 + 7, 10**12 + 3])
+)
 def test_step_decay_is_exact_at_large_integer_steps(step):
     # A factor near 1 keeps the rate visible after millions of decays; the
     # step just below a decay boundary is where a float32 step rounds over it.
@@ -343,13 +400,18 @@ def test_step_decay_factor_power_is_not_float32_drift():
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("step", _integer_steps([2**25 - 1, 2**25, 2**25 + 2**24 + 1, 10**12 + 3]))
+@pytest.mark.parametrize(
+    "step", _integer_steps([2**25 - 1, 2**25, 2**25 + 2**24 + 1, 10**12 + 3])
+)
 def test_warmup_is_exact_at_large_integer_steps(step):
     warmup_steps = 2**25
     wrapped = CyclicalLearningRate(0.05, 0.3, 37)
     schedule = Warmup(wrapped, warmup_steps=warmup_steps, initial_learning_rate=0.01)
     expected = warmup_numpy(
-        np.array([step], "float64"), lambda s: clr_numpy(s, 0.05, 0.3, 37), warmup_steps, 0.01
+        np.array([step], "float64"),
+        lambda s: clr_numpy(s, 0.05, 0.3, 37),
+        warmup_steps,
+        0.01,
     )[0]
     for form, call in _integer_step_inputs(step).items():
         actual = float(keras.ops.convert_to_numpy(call(schedule)))
@@ -367,7 +429,9 @@ def test_schedules_take_steps_of_any_dtype(dtype):
             lambda s: warmup_numpy(s, lambda t: step_decay_numpy(t, 0.1, 37, 0.5), 10),
         ),
     ]:
-        actual = keras.ops.convert_to_numpy(schedule(keras.ops.convert_to_tensor(steps)))
+        actual = keras.ops.convert_to_numpy(
+            schedule(keras.ops.convert_to_tensor(steps))
+        )
         assert actual.dtype == np.float32
         assert_close(actual, reference(steps.astype("float64")), 0.1)
     assert float(CyclicalLearningRate(0.01, 0.1, 37)(18.5)) == pytest.approx(
@@ -381,25 +445,73 @@ INF, NAN = float("inf"), float("nan")
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: CyclicalLearningRate(max_learning_rate=INF), "max_learning_rate.*finite. Received: max_learning_rate=inf"),
-        (lambda: CyclicalLearningRate(base_learning_rate=-INF), "base_learning_rate.*Received: base_learning_rate=-inf"),
-        (lambda: CyclicalLearningRate(max_learning_rate=NAN), "max_learning_rate.*NaN. Received: max_learning_rate=nan"),
-        (lambda: CyclicalLearningRate(1e-3, 1e39), "max_learning_rate.*largest float32.*Received: max_learning_rate=1e\\+39"),
+        (
+            lambda: CyclicalLearningRate(max_learning_rate=INF),
+            "max_learning_rate.*finite. Received: max_learning_rate=inf",
+        ),
+        (
+            lambda: CyclicalLearningRate(base_learning_rate=-INF),
+            "base_learning_rate.*Received: base_learning_rate=-inf",
+        ),
+        (
+            lambda: CyclicalLearningRate(max_learning_rate=NAN),
+            "max_learning_rate.*NaN. Received: max_learning_rate=nan",
+        ),
+        (
+            lambda: CyclicalLearningRate(1e-3, 1e39),
+            "max_learning_rate.*largest float32.*Received: max_learning_rate=1e\\+39",
+        ),
         (lambda: CyclicalLearningRate(gamma=INF), "Received: gamma=inf"),
-        (lambda: CyclicalLearningRate(gamma=1.01), r"gamma.*\(0.0, 1.0\]. Received: gamma=1.01"),
-        (lambda: CyclicalLearningRate(step_size=True), "step_size.*integer. Received: step_size=True"),
-        (lambda: CyclicalLearningRate(max_learning_rate="0.1"), "max_learning_rate.*real number. Received: max_learning_rate='0.1'"),
-        (lambda: Warmup(learning_rate=INF), "learning_rate.*finite. Received: learning_rate=inf"),
-        (lambda: Warmup(learning_rate=NAN), "learning_rate.*Received: learning_rate=nan"),
-        (lambda: Warmup(learning_rate=None), "learning_rate.*Received: learning_rate=None"),
-        (lambda: Warmup(0.1, initial_learning_rate=INF), "Received: initial_learning_rate=inf"),
-        (lambda: Warmup(0.1, warmup_steps=1e3), "warmup_steps.*integer. Received: warmup_steps=1000.0"),
-        (lambda: StepDecay(initial_learning_rate=INF), "Received: initial_learning_rate=inf"),
+        (
+            lambda: CyclicalLearningRate(gamma=1.01),
+            r"gamma.*\(0.0, 1.0\]. Received: gamma=1.01",
+        ),
+        (
+            lambda: CyclicalLearningRate(step_size=True),
+            "step_size.*integer. Received: step_size=True",
+        ),
+        (
+            lambda: CyclicalLearningRate(max_learning_rate="0.1"),
+            "max_learning_rate.*real number. Received: max_learning_rate='0.1'",
+        ),
+        (
+            lambda: Warmup(learning_rate=INF),
+            "learning_rate.*finite. Received: learning_rate=inf",
+        ),
+        (
+            lambda: Warmup(learning_rate=NAN),
+            "learning_rate.*Received: learning_rate=nan",
+        ),
+        (
+            lambda: Warmup(learning_rate=None),
+            "learning_rate.*Received: learning_rate=None",
+        ),
+        (
+            lambda: Warmup(0.1, initial_learning_rate=INF),
+            "Received: initial_learning_rate=inf",
+        ),
+        (
+            lambda: Warmup(0.1, warmup_steps=1e3),
+            "warmup_steps.*integer. Received: warmup_steps=1000.0",
+        ),
+        (
+            lambda: StepDecay(initial_learning_rate=INF),
+            "Received: initial_learning_rate=inf",
+        ),
         (lambda: StepDecay(factor=NAN), "factor.*Received: factor=nan"),
-        (lambda: scale_learning_rate(INF, 256), "base_learning_rate.*finite. Received: base_learning_rate=inf"),
+        (
+            lambda: scale_learning_rate(INF, 256),
+            "base_learning_rate.*finite. Received: base_learning_rate=inf",
+        ),
         (lambda: scale_learning_rate(NAN, 256), "Received: base_learning_rate=nan"),
-        (lambda: scale_learning_rate(3e38, 2**20), "largest float32.*Received: base_learning_rate=3e\\+38"),
-        (lambda: scale_learning_rate(0.1, True), "batch_size.*Received: batch_size=True"),
+        (
+            lambda: scale_learning_rate(3e38, 2**20),
+            "largest float32.*Received: base_learning_rate=3e\\+38",
+        ),
+        (
+            lambda: scale_learning_rate(0.1, True),
+            "batch_size.*Received: batch_size=True",
+        ),
     ],
 )
 def test_refuses_infinity_nan_and_other_non_numbers(build, message):
@@ -408,7 +520,10 @@ def test_refuses_infinity_nan_and_other_non_numbers(build, message):
 
 
 def test_global_batch_size_refuses_a_strategy_that_is_not_one():
-    with pytest.raises(TypeError, match="`strategy` must be a tf.distribute.Strategy.*Received: strategy='mirrored'"):
+    with pytest.raises(
+        TypeError,
+        match="`strategy` must be a tf.distribute.Strategy.*Received: strategy='mirrored'",
+    ):
         global_batch_size(64, "mirrored")
     with pytest.raises(TypeError, match="Received: strategy=3"):
         scale_learning_rate_for_strategy(0.1, 64, strategy=3)
