@@ -77,7 +77,8 @@ def main():
         results["Keras chain"].append(throughput(keras_chain(), images, args.batches))
     best = {name: max(values) for name, values in results.items()}
     print(
-        f"{SIZE}x{SIZE}, batch {BATCH}, tf.data map on batches, CPU, best of {args.repeats}"
+        f"{SIZE}x{SIZE}, batch {BATCH}, tf.data map on batches, CPU, "
+        f"best of {args.repeats}"
     )
     print(f"{'pipeline':<22}{'images/s':>10}")
     for name, value in best.items():

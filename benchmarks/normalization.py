@@ -9,8 +9,8 @@ its input and weights, inside one ``tf.function``:
 - ``keras_tricks.layers.InstanceNormalization()`` against
   ``keras.layers.GroupNormalization(groups=-1)`` (one channel per group).
 
-Each pair is warmed up, then timed ``--repeats`` times, alternating; the median is printed with
-the ratio to Keras's layer. Needs the TensorFlow backend. Example:
+Each pair is warmed up, then timed ``--repeats`` times, alternating; the median is
+printed with the ratio to Keras's layer. Needs the TensorFlow backend. Example:
 
     python benchmarks/normalization.py --repeats 30
 """

@@ -59,7 +59,8 @@ def _bytes(shape):
 
 
 def _parse(hlo):
-    """`{computation: [(name, shape, opcode, operands, rest), ...]}` and the entry's name."""
+    """`{computation: [(name, shape, opcode, operands, rest), ...]}` and the entry's
+    name."""
     computations, entry, current = {}, None, None
     for line in hlo.splitlines():
         header = re.match(r"^(ENTRY )?%(\S+) \(", line)

@@ -219,7 +219,8 @@ def main():
             print("-+-".join("-" * w for w in widths))
     print()
     print(
-        f"accuracy drop at 80% sparsity: {100 * (dense_acc - pruned_acc):.2f} points (goal <= 1)"
+        "accuracy drop at 80% sparsity: "
+        f"{100 * (dense_acc - pruned_acc):.2f} points (goal <= 1)"
     )
     print(f"gzip size, pruned / dense: {sparse_size / dense_size:.2f}")
     print(f"CPU inference, shrunk / unit-pruned: {small_ms / unit_ms:.2f}")

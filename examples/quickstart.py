@@ -59,7 +59,8 @@ def main():
         max_test=256 if args.quick else None,
     )
     print(
-        f"{data.name}: {len(x_train)} train / {len(x_test)} test images of {x_train.shape[1:]}"
+        f"{data.name}: {len(x_train)} train / {len(x_test)} test images of "
+        f"{x_train.shape[1:]}"
     )
     model = build_model(x_train.shape[1:], data.num_classes)
     model.compile(

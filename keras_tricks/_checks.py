@@ -113,7 +113,8 @@ def check_pair(name, value, low=None, high=None, ordered=True):
 
 
 def check_learning_rate(name, value, allow_zero=True):
-    """Return ``value`` as a float: finite, ``>= 0`` (``> 0`` unless allowed), float32-sized."""
+    """Return ``value`` as a float: finite, ``>= 0`` (``> 0`` unless allowed),
+    float32-sized."""
     rate = check_positive(name, value, allow_zero=allow_zero)
     if rate > FLOAT32_MAX:
         fail(

@@ -2,8 +2,9 @@
 
 Every public class and function of every subpackage is enrolled by walking
 `keras_tricks.<sub>.__all__`; its numeric arguments are found by signature
-(a default that is a float, an int, a bool or a pair of numbers), plus the few numeric arguments
-without such a default named in `NUMERIC_WITHOUT_DEFAULT`. Each meets NaN,
+(a default that is a float, an int, a bool or a pair of numbers), plus the few
+numeric arguments without such a default named in `NUMERIC_WITHOUT_DEFAULT`.
+Each meets NaN,
 +inf, -inf, a negative number, a bool, a string and None. The outcome must be
 one of:
 

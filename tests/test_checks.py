@@ -41,7 +41,10 @@ def test_check_range_lets_infinity_through_only_where_the_interval_closes_on_it(
 
 
 def test_check_pair_refuses_an_infinite_end():
-    message = r"`value_range` must be a pair of finite numbers \(min, max\)\. Received: value_range=\(0, inf\)"
+    message = (
+        r"`value_range` must be a pair of finite numbers \(min, max\)\. "
+        r"Received: value_range=\(0, inf\)"
+    )
     with pytest.raises(ValueError, match=message):
         _checks.check_pair("value_range", (0, math.inf))
     with pytest.raises(

@@ -36,10 +36,13 @@ LAYERS = {
     "random_color_cast": augment.RandomColorCast(0.15, seed=0),
     "random_gaussian_noise": augment.RandomGaussianNoise(0.08, seed=0),
     "random_salt_and_pepper": augment.RandomSaltAndPepper(rate=0.05, seed=0),
-    "random_apply": augment.RandomApply(augment.RandomAffine(rotation=30, seed=1), rate=0.5, seed=0),
+    "random_apply": augment.RandomApply(
+        augment.RandomAffine(rotation=30, seed=1), rate=0.5, seed=0
+    ),
     "random_choice": augment.RandomChoice(
         [augment.RandomAffine(horizontal_flip=True, seed=1),
-         augment.RandomColorCast(0.2, seed=2), augment.RandomGaussianNoise(0.1, seed=3)],
+         augment.RandomColorCast(0.2, seed=2),
+         augment.RandomGaussianNoise(0.1, seed=3)],
         seed=0,
     ),
 }  # fmt: skip

@@ -99,7 +99,8 @@ def assert_dims_equal(first, second, pairs, message):
 
 
 def split(data):
-    """``data`` -> ``(dict or None, images)``: a dict input's copy and its images, or ``(None, data)``.
+    """``data`` -> ``(dict or None, images)``: a dict input's copy and its images, or
+    ``(None, data)``.
 
     What other modules of ``keras_tricks.augment`` may use to read a layer's
     input: a dict must have an ``images`` entry (``ValueError`` otherwise).
@@ -142,7 +143,8 @@ class DataPipelineLayer(keras.layers.Layer):
             return self.call(inputs, *args, **kwargs)
 
     def _random_seed(self):
-        """The seed generator for this call: a TensorFlow one inside ``tf.data`` on other backends."""
+        """The seed generator for this call: a TensorFlow one inside ``tf.data`` on
+        other backends."""
         if _ops.uses_tensorflow() and keras.backend.backend() != "tensorflow":
             return self._tensorflow_seed.generator()
         return self._seed_generator
@@ -250,18 +252,21 @@ class AugmentationLayer(DataPipelineLayer):
         return undo(self._apply_masks(m, transformation))
 
     def _inference(self, images, masks):
-        """Inference: the images unchanged but in the compute dtype, the masks as given."""
+        """Inference: the images unchanged but in the compute dtype, the masks as
+        given."""
         return ops.cast(images, self.compute_dtype), masks
 
     def _with_mask_channel(self, masks, images, function):
-        """Run ``function`` on masks with a channel axis; a ``(B, H, W)`` mask gets one."""
+        """Run ``function`` on masks with a channel axis; a ``(B, H, W)`` mask gets
+        one."""
         if len(masks.shape) == len(images.shape):
             return function(masks)
         axis = -1 if self.data_format == "channels_last" else -3
         return ops.squeeze(function(ops.expand_dims(masks, axis)), axis)
 
     def _check_masks(self, images, masks):
-        """Masks must match the images' batch, height and width (see the module docstring)."""
+        """Masks must match the images' batch, height and width (see the module
+        docstring)."""
         masks = ops.convert_to_tensor(masks)
         rank, mask_rank = len(images.shape), len(masks.shape)
         received = (

@@ -1,4 +1,5 @@
-"""The pixel kernels of the augmentation layers: a ``keras.ops`` reference and a TensorFlow fast path each.
+"""The pixel kernels of the augmentation layers: a ``keras.ops`` reference and a
+TensorFlow fast path each.
 
 A layer computes its random parameters and matrices, then hands the pixel
 work to one of the kernels below. Each kernel comes as two named functions
@@ -18,7 +19,8 @@ from keras_tricks.augment._ops import ops
 
 
 def use_tensorflow():
-    """Whether the layers run the TensorFlow kernels now (TF backend, or inside ``tf.data``)."""
+    """Whether the layers run the TensorFlow kernels now (TF backend, or inside
+    ``tf.data``)."""
     return _ops.uses_tensorflow()
 
 
@@ -26,7 +28,8 @@ def use_tensorflow():
 def projective_resample_reference(
     images, transforms, interpolation, fill_mode, fill_value
 ):
-    """The sampling of ``ImageProjectiveTransformV3``, with ``keras.ops.image.map_coordinates``.
+    """The sampling of ``ImageProjectiveTransformV3``, with
+    ``keras.ops.image.map_coordinates``.
 
     Not ``keras.ops.image.affine_transform``: on JAX and PyTorch it reads only
     the affine part of each transform and drops the projective terms
@@ -75,7 +78,8 @@ projective_resample_tensorflow = _tf_kernels.projective_resample
 
 
 def projective_resample(images, transforms, interpolation, fill_mode, fill_value):
-    """Resample ``(B, H, W, C)`` images at ``transforms`` (``(B, 8)``, output to input pixel).
+    """Resample ``(B, H, W, C)`` images at ``transforms`` (``(B, 8)``, output to input
+    pixel).
 
     See ``_tf_kernels.projective_resample`` for the arguments.
     """
@@ -104,7 +108,8 @@ colour_transform_tensorflow = _tf_kernels.colour_transform
 
 
 def colour_transform(images, linear, offset, low, high, diagonal, clip, keep=None):
-    """Per image, an affine map of each pixel's colour (see ``_tf_kernels.colour_transform``)."""
+    """Per image, an affine map of each pixel's colour (see
+    ``_tf_kernels.colour_transform``)."""
     kernel = (
         colour_transform_tensorflow if use_tensorflow() else colour_transform_reference
     )
@@ -146,6 +151,7 @@ crop_resample_tensorflow = _tf_kernels.crop_resample
 
 
 def crop_resample(images, transforms, height, width, interpolation):
-    """``(B, H, W, C)`` images resampled to ``(B, height, width, C)`` at ``transforms``."""
+    """``(B, H, W, C)`` images resampled to ``(B, height, width, C)`` at
+    ``transforms``."""
     kernel = crop_resample_tensorflow if use_tensorflow() else crop_resample_reference
     return kernel(images, transforms, height, width, interpolation)

@@ -1,4 +1,5 @@
-"""The ops the augmentation layers compute with: ``keras.ops``, or TensorFlow's inside ``tf.data``.
+"""The ops the augmentation layers compute with: ``keras.ops``, or TensorFlow's inside
+``tf.data``.
 
 Users feed images through ``tf.data`` on every Keras backend. A ``tf.data``
 ``map`` traces its function into a TensorFlow graph, where JAX and PyTorch
@@ -48,7 +49,8 @@ class _KerasOps:
 
 
 class _TensorFlowOps:
-    """Keras's TensorFlow implementation of ``keras.ops``, whatever backend Keras runs."""
+    """Keras's TensorFlow implementation of ``keras.ops``, whatever backend Keras
+    runs."""
 
     def __init__(self):
         backend = importlib.import_module(_TF_BACKEND_MODULE)
@@ -103,7 +105,8 @@ def tensorflow_scope():
 
 
 def uses_tensorflow():
-    """Whether :data:`ops` computes with TensorFlow now: the one test for the TF kernels."""
+    """Whether :data:`ops` computes with TensorFlow now: the one test for the TF
+    kernels."""
     return (
         keras.backend.backend() == "tensorflow"
         or getattr(_STATE, "namespace", None) is not None
@@ -111,7 +114,8 @@ def uses_tensorflow():
 
 
 def in_foreign_tensorflow_graph(sample):
-    """Whether a call on ``sample`` is traced into a TensorFlow graph while Keras runs another backend.
+    """Whether a call on ``sample`` is traced into a TensorFlow graph while Keras runs
+    another backend.
 
     That is a ``tf.data`` ``map`` (or a ``tf.function``) on JAX or PyTorch;
     a symbolic ``keras.KerasTensor`` (building a model) is not.
@@ -124,7 +128,8 @@ def in_foreign_tensorflow_graph(sample):
 
 
 class TensorFlowSeed:
-    """A layer's random state for TensorFlow graphs, made on first use from the layer's seed.
+    """A layer's random state for TensorFlow graphs, made on first use from the layer's
+    seed.
 
     The layer's own ``keras.random.SeedGenerator`` holds its state in a
     variable of Keras's backend (a JAX array, a torch tensor), which a

@@ -6,7 +6,8 @@ from keras_tricks.augment._ops import ops
 
 
 class PixelAugmentation(_base.AugmentationLayer):
-    """Draws an apply/skip coin per image and clips the augmented images to `value_range`.
+    """Draws an apply/skip coin per image and clips the augmented images to
+    `value_range`.
 
     An image the coin skips, and every image when the layer's strength is zero
     (``_active()`` false), comes out unchanged: it is not clipped.

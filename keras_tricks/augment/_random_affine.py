@@ -1,4 +1,5 @@
-"""RandomAffine: flips, rotation, zoom, translation, shear and perspective in one resample."""
+"""RandomAffine: flips, rotation, zoom, translation, shear and perspective in one
+resample."""
 
 import math
 
@@ -35,8 +36,9 @@ class RandomAffine(_base.AugmentationLayer):
 
     Labels pass through unchanged. Segmentation masks
     (`{"images": ..., "segmentation_masks": ...}`, `(B, H, W, 1)` or
-    `(B, H, W)`) get the same transform with nearest interpolation. Bounding boxes are not supported: a dict with a
-    `bounding_boxes` entry raises a `ValueError`.
+    `(B, H, W)`) get the same transform with nearest interpolation. Bounding
+    boxes are not supported: a dict with a `bounding_boxes` entry raises a
+    `ValueError`.
 
     Args:
         horizontal_flip: bool, flip left-right with probability 0.5.

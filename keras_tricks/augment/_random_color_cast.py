@@ -14,7 +14,8 @@ class RandomColorCast(_pixel_layer.PixelAugmentation):
     `c` of an image gets `x_c + d_c * (max - min)` with
     `d_c ~ U(-factor, factor)`, drawn per image and channel; the cast
     images are clipped to `value_range`. An image left alone (by
-    `probability`, or because `factor=0`) comes out unchanged, unclipped. Works with any number of channels.
+    `probability`, or because `factor=0`) comes out unchanged, unclipped. Works
+    with any number of channels.
 
     Labels, segmentation masks and bounding boxes pass through unchanged.
 

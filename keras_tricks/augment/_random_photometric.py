@@ -1,4 +1,5 @@
-"""RandomPhotometric: brightness, contrast, saturation, hue, colour cast and gamma in one pass."""
+"""RandomPhotometric: brightness, contrast, saturation, hue, colour cast and gamma in
+one pass."""
 
 import math
 
@@ -190,7 +191,8 @@ class RandomPhotometric(_base.AugmentationLayer):
 
     # -- the colour maths -----------------------------------------------------
     def _op_matrices(self, t, channels):
-        """Homogeneous (B, C+1, C+1) matrices of the operations that do not need a mean."""
+        """Homogeneous (B, C+1, C+1) matrices of the operations that do not need a
+        mean."""
         batch = ops.shape(t["brightness"])[0]
         eye = ops.eye(channels + 1, dtype="float32")
 

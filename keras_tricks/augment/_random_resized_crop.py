@@ -1,4 +1,5 @@
-"""RandomResizedCrop: Inception-style random crops and scales, one resample per image."""
+"""RandomResizedCrop: Inception-style random crops and scales, one resample per
+image."""
 
 import math
 
@@ -30,7 +31,8 @@ class RandomResizedCrop(_base.AugmentationLayer):
     modes.
 
     Labels pass through unchanged; segmentation masks (`(B, H, W, 1)` or
-    `(B, H, W)`) get the same crop with nearest interpolation; bounding boxes are not supported (`ValueError`).
+    `(B, H, W)`) get the same crop with nearest interpolation; bounding boxes
+    are not supported (`ValueError`).
 
     Args:
         height: int, output height.
@@ -162,7 +164,8 @@ class RandomResizedCrop(_base.AugmentationLayer):
         return self._resample(masks, transformation, "nearest")
 
     def _inference(self, images, masks):
-        """The central crop of the target aspect ratio, resized (both modes give one shape)."""
+        """The central crop of the target aspect ratio, resized (both modes give one
+        shape)."""
 
         def center(x, interpolation):
             return ops.image.resize(

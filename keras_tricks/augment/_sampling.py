@@ -1,4 +1,5 @@
-"""Where a sampling point outside the image reads, per fill mode, as ``ImageProjectiveTransformV3`` does.
+"""Where a sampling point outside the image reads, per fill mode, as
+``ImageProjectiveTransformV3`` does.
 
 Shared by the TensorFlow kernel (``_tf_kernels``) and the ``keras.ops``
 reference (``_kernels``), so that both sample the same pixels: backends do

@@ -35,8 +35,10 @@ class CyclicalLR(ScheduleCallback):
 
     Example:
     >>> model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "mse")
-    >>> clr = keras_tricks.callbacks.CyclicalLR(1e-3, 1e-1, step_size=4 * steps_per_epoch)
-    >>> model.fit(x, y, epochs=16, callbacks=[clr, keras.callbacks.CSVLogger("log.csv")])
+    >>> clr = keras_tricks.callbacks.CyclicalLR(
+    ...     1e-3, 1e-1, step_size=4 * steps_per_epoch)
+    >>> model.fit(
+    ...     x, y, epochs=16, callbacks=[clr, keras.callbacks.CSVLogger("log.csv")])
 
     Note:
         With `steps_per_execution > 1` Keras calls batch callbacks once per

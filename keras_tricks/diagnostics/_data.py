@@ -348,7 +348,8 @@ class _InferenceOnly(keras.layers.Layer):
 
 
 def is_subclassed(model):
-    """Whether `model` is a subclassed `keras.Model` (neither Functional nor Sequential)."""
+    """Whether `model` is a subclassed `keras.Model` (neither Functional nor
+    Sequential)."""
     return isinstance(model, keras.Model) and not (
         isinstance(model, keras.Sequential) or _is_functional(model)
     )
@@ -356,7 +357,8 @@ def is_subclassed(model):
 
 @functools.cache
 def _functional_type():
-    """Keras's Functional class, found through the public API (`keras.Model(inputs, outputs)`)."""
+    """Keras's Functional class, found through the public API (`keras.Model(inputs,
+    outputs)`)."""
     inputs = keras.Input((1,))
     return type(keras.Model(inputs, keras.layers.Identity()(inputs)))
 
@@ -387,8 +389,8 @@ def _clone_subclassed(model, x):
             "model",
             Description(f"<{type(model).__name__} name={model.name!r}, subclassed>"),
             f"must be rebuilt by `from_config(get_config())` with the same weights "
-            f"({len(copy.weights)} weights in the rebuilt copy, {len(model.weights)} in "
-            "the model)",
+            f"({len(copy.weights)} weights in the rebuilt copy, "
+            f"{len(model.weights)} in the model)",
         )
     copy.set_weights(model.get_weights())
     return copy

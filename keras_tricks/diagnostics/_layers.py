@@ -117,5 +117,6 @@ def augmentation_types():
 
 
 def is_augmentation(layer):
-    """Whether `layer` is a random augmentation layer (a subclass counts as its base)."""
+    """Whether `layer` is a random augmentation layer (a subclass counts as its
+    base)."""
     return isinstance(layer, augmentation_types())

@@ -124,7 +124,8 @@ def separable_params(context):
             context.add(
                 "separable_params",
                 layer,
-                f"{layer.name}: {type(layer).__name__} with kernel {tuple(layer.kernel_size)} has "
+                f"{layer.name}: {type(layer).__name__} with kernel "
+                f"{tuple(layer.kernel_size)} has "
                 f"{own} parameters, more than the {plain} of a plain convolution "
                 "with the same channels; use a plain Conv here",
                 params=own,
@@ -164,7 +165,8 @@ def dropout_batchnorm(context):
 
 
 def _feeds_relu(layer, following):
-    """Whether `layer`'s output goes through a ReLU (its own, the next layer, or after a BatchNorm)."""
+    """Whether `layer`'s output goes through a ReLU (its own, the next layer, or after a
+    BatchNorm)."""
     if _layers.activation_name(layer) == "relu":
         return True
     if following and _layers.is_relu(following[0]):
@@ -186,7 +188,8 @@ def glorot_relu(context):
             context.add(
                 "glorot_relu",
                 layer,
-                f"{layer.name}: {type(layer.kernel_initializer).__name__} (Xavier) initialization "
+                f"{layer.name}: {type(layer.kernel_initializer).__name__} (Xavier) "
+                "initialization "
                 "feeds a ReLU; Xavier suits tanh and sigmoid, He suits ReLU: use "
                 "kernel_initializer='he_normal'",
             )
@@ -203,8 +206,9 @@ def batchnorm_small_batch(context):
             "batchnorm_small_batch",
             batchnorms[0],
             f"{len(batchnorms)} BatchNormalization layer(s) with a per-replica "
-            f"batch of {per_replica:g} ({context.batch_size} over {context.replicas} replicas, "
-            f"< {context.min_batch_per_replica}): batch norm does not work well for small "
+            f"batch of {per_replica:g} ({context.batch_size} over "
+            f"{context.replicas} replicas, < {context.min_batch_per_replica}): "
+            "batch norm does not work well for small "
             "mini-batches; use keras_tricks.layers.GroupNormalization",
             batch_size=context.batch_size,
             replicas=context.replicas,
@@ -270,7 +274,8 @@ def _judged_activation(model, layers):
 
 
 def output_loss(context):
-    """Error-level findings: the output activation contradicts the loss's `from_logits`."""
+    """Error-level findings: the output activation contradicts the loss's
+    `from_logits`."""
     activation = _judged_activation(context.model, context.layers)
     if activation is None:
         return
@@ -281,8 +286,9 @@ def output_loss(context):
             "probabilities_from_logits",
             last,
             f"{last.name}: the output ends in a {activation} but the loss "
-            f"({loss_name}) has from_logits=True: the {activation} is applied twice and "
-            f"the gradient nearly vanishes; drop the {activation} or use from_logits=False",
+            f"({loss_name}) has from_logits=True: the {activation} is applied "
+            "twice and the gradient nearly vanishes; "
+            f"drop the {activation} or use from_logits=False",
         )
     elif not from_logits and activation == "linear":
         context.add(
@@ -295,7 +301,8 @@ def output_loss(context):
 
 
 def _normalized_inside(layers):
-    """Whether a Rescaling or Normalization layer comes before the first weighted layer."""
+    """Whether a Rescaling or Normalization layer comes before the first weighted
+    layer."""
     first = next(
         (
             layer
@@ -309,7 +316,8 @@ def _normalized_inside(layers):
 
 
 def inputs_not_normalized(context):
-    """Inputs far from zero mean and unit variance, with no normalizing layer at the start."""
+    """Inputs far from zero mean and unit variance, with no normalizing layer at the
+    start."""
     if context.sample is None or _normalized_inside(context.layers):
         return
     for i, array in enumerate(_data.flat_arrays(context.sample)):
@@ -473,7 +481,8 @@ def lint_model(
     >>> def no_wide_dense(context):
     ...     for layer in context.layers:
     ...         if isinstance(layer, keras.layers.Dense) and layer.units > 4096:
-    ...             context.add("wide_dense", layer, f"{layer.name} is wide", units=layer.units)
+    ...             context.add(
+    ...                 "wide_dense", layer, f"{layer.name} is wide", units=layer.units)
     >>> keras_tricks.diagnostics.lint_model(model, rules=[no_wide_dense])
 
     Reference:

@@ -29,7 +29,8 @@ def snake_case(name):
 
 
 def crossentropy_kind(model):
-    """`"categorical"`, `"binary"` or `None`: which cross-entropy the model is compiled with.
+    """`"categorical"`, `"binary"` or `None`: which cross-entropy the model is compiled
+    with.
 
     `"categorical"` covers the sparse form too.
     """

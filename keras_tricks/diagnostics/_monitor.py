@@ -103,7 +103,8 @@ class LossCurveMonitor(keras.callbacks.Callback):
     Backends: every backend (it reads only the losses in `logs`).
 
     Example:
-    >>> monitor = keras_tricks.diagnostics.LossCurveMonitor(stop_on=["nan", "divergence"])
+    >>> monitor = keras_tricks.diagnostics.LossCurveMonitor(
+    ...     stop_on=["nan", "divergence"])
     >>> model.fit(x, y, validation_split=0.2, epochs=10, callbacks=[monitor])
     >>> print(monitor.report())
 
@@ -223,7 +224,8 @@ class LossCurveMonitor(keras.callbacks.Callback):
         if not math.isfinite(mean):
             code = self._diagnose(
                 "nan",
-                f"the training loss became {mean} at epoch {self._epoch}, batch {batch}: "
+                f"the training loss became {mean} at epoch {self._epoch}, "
+                f"batch {batch}: "
                 "NaNs after a number of iterations come from a learning rate too "
                 "high or a numerically unstable op",
                 batch,
@@ -374,7 +376,8 @@ class LossCurveMonitor(keras.callbacks.Callback):
                     self._diagnose(
                         "overfitting",
                         f"the train/validation gap grew for {self.patience} epochs to "
-                        f"{gaps[-1]:.4g} (train {train[-1]:.4g}, validation {val:.4g}): "
+                        f"{gaps[-1]:.4g} (train {train[-1]:.4g}, "
+                        f"validation {val:.4g}): "
                         "big gap = overfitting, increase regularization",
                     ),
                 )

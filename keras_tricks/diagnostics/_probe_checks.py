@@ -60,7 +60,8 @@ def check_initial_loss(model, batch, tolerance=0.25):
         return Report(
             "initial loss",
             True,
-            f"not a cross-entropy loss ({_losses.snake_case(name)}): no chance level to compare with",
+            f"not a cross-entropy loss ({_losses.snake_case(name)}): "
+            "no chance level to compare with",
             skipped=True,
         )
     out = ops.convert_to_numpy(model(x, training=False)).astype("float64")
@@ -93,7 +94,8 @@ def check_initial_loss(model, batch, tolerance=0.25):
 
 
 def _look_like_probabilities(out, kind):
-    """`(probabilities, sums_to_one)`: whether the outputs lie in [0, 1] (and rows sum to 1)."""
+    """`(probabilities, sums_to_one)`: whether the outputs lie in [0, 1] (and rows sum
+    to 1)."""
     in_range = bool(np.all((out >= 0) & (out <= 1)))
     sums_to_one = kind == "binary" or bool(np.allclose(out.sum(-1), 1.0, atol=1e-3))
     return in_range and sums_to_one, sums_to_one
@@ -311,7 +313,8 @@ def check_batch_dependence(
 
 
 def _leak(matrix):
-    """`(leak, diagonal, off)`: the largest off-diagonal influence over the largest own one."""
+    """`(leak, diagonal, off)`: the largest off-diagonal influence over the largest own
+    one."""
     diagonal = float(np.max(np.diag(matrix)))
     off = matrix.copy()
     np.fill_diagonal(off, 0.0)

@@ -78,7 +78,8 @@ class Report:
         )
         if severity not in SEVERITIES[1:]:
             raise ValueError(
-                f"`severity` must be one of 'warning', 'error'. Received: severity={severity!r}"
+                "`severity` must be one of 'warning', 'error'. "
+                f"Received: severity={severity!r}"
             )
         self._failure_severity = severity
 

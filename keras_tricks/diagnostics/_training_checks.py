@@ -1,4 +1,5 @@
-"""Checks that train a copy of the model: overfit one batch, input-independent baseline."""
+"""Checks that train a copy of the model: overfit one batch, input-independent
+baseline."""
 
 import math
 
@@ -82,10 +83,10 @@ def overfit_one_batch(
     batch for at most `steps` steps. It passes when the loss falls to
     `target_ratio` times its initial value (for cross-entropy, times the
     smaller of the initial value and chance level `log C`, so that a model
-    starting absurdly high cannot pass by merely coming down). On failure the report names the
-    likely causes: weights that receive no gradient (a frozen layer or a
-    `stop_gradient` cutting the path), a saturated output activation, a
-    learning rate too high (NaN, rising loss) or too low (flat loss), or too
+    starting absurdly high cannot pass by merely coming down). On failure the
+    report names the likely causes: weights that receive no gradient (a frozen
+    layer or a `stop_gradient` cutting the path), a saturated output activation,
+    a learning rate too high (NaN, rising loss) or too low (flat loss), or too
     little capacity. The original model's weights are not touched.
 
     Args:
@@ -164,7 +165,8 @@ def overfit_one_batch(
 
 
 def _train_until(copy, x, y, steps, target, initial):
-    """Train on `(x, y)` until the loss reaches `target`, turns non-finite or `steps` run out.
+    """Train on `(x, y)` until the loss reaches `target`, turns non-finite or `steps`
+    run out.
 
     Returns `(losses, no_gradient)`; `no_gradient` tells that Keras refused a
     step because no trainable weight gets a gradient.
@@ -357,7 +359,8 @@ def input_independent_baseline(
 
 
 def _split_held_out(x, y, validation_split, seed):
-    """`((x_train, y_train), (x_val, y_val))`, the held-out part drawn at random by `seed`."""
+    """`((x_train, y_train), (x_val, y_val))`, the held-out part drawn at random by
+    `seed`."""
     n = _data.num_samples(x)
     n_val = int(round(n * validation_split))
     if n_val < 1 or n - n_val < 1:

@@ -1,4 +1,5 @@
-"""Transfer learning by the seeds' table, with fine-tuning at a tenth of the learning rate.
+"""Transfer learning by the seeds' table, with fine-tuning at a tenth of the learning
+rate.
 
 `FineTuneOptimizer` lives in `keras_tricks.optimizers.fine_tune`; it is
 re-exported from `keras_tricks.diagnostics` as the same class.
@@ -32,10 +33,12 @@ def plan_transfer_learning(
 ):
     """Freeze, fine-tune and train a pretrained model by the seeds' table.
 
-    |                    | very similar dataset | very different dataset |
-    |--------------------|----------------------|------------------------|
-    | very little data   | linear classifier on top | in trouble: try linear classifiers from different stages |
-    | quite a lot of data| fine-tune a few layers | fine-tune a larger number of layers |
+    - very little data, very similar dataset: linear classifier on top
+    - very little data, very different dataset: in trouble: try linear
+      classifiers from different stages
+    - quite a lot of data, very similar dataset: fine-tune a few layers
+    - quite a lot of data, very different dataset: fine-tune a larger number of
+      layers
 
     The new head (`head_layers`) always trains at the full learning rate.
     Pretrained layers with weights are frozen, except the top `few_layers`
@@ -101,7 +104,8 @@ def plan_transfer_learning(
     frozen = [n for n in body if n not in tuned]
     summary = (
         f"{data_size} data, {similarity} dataset: {advice}; head {len(head)} layer(s) "
-        f"at the full rate, {len(tuned)} fine-tuned at {multiplier:g}x, {len(frozen)} frozen"
+        f"at the full rate, {len(tuned)} fine-tuned at {multiplier:g}x, "
+        f"{len(frozen)} frozen"
     )
     report = Report(
         "transfer learning plan",
@@ -127,7 +131,8 @@ def _head_names(names, head_layers):
             _checks.fail(
                 "head_layers",
                 head_layers,
-                f"must leave pretrained layers below the head ({len(names)} layers with weights)",
+                "must leave pretrained layers below the head "
+                f"({len(names)} layers with weights)",
             )
         return names[-head_layers:]
     if isinstance(head_layers, (list, tuple)) and all(n in names for n in head_layers):
@@ -140,7 +145,8 @@ def _head_names(names, head_layers):
 
 
 def _fine_tuned_names(body, depth, few_layers, many_fraction):
-    """The top layers of `body` to fine-tune: none, `few_layers`, or `many_fraction` of them."""
+    """The top layers of `body` to fine-tune: none, `few_layers`, or `many_fraction` of
+    them."""
     if depth == "none":
         return []
     if depth == "few":

@@ -49,7 +49,8 @@ def _grouped_shape(shape, axis, groups):
 
 
 def _scale(var, gamma, epsilon, grouped):
-    """``a = gamma * rsqrt(var + epsilon)``, shape ``(N, 1, groups, channels // groups, 1)``."""
+    """``a = gamma * rsqrt(var + epsilon)``, shape ``(N, 1, groups, channels // groups,
+    1)``."""
     _, _, groups, per_group, _ = grouped
     return ops.rsqrt(var + epsilon) * ops.reshape(gamma, (1, 1, groups, per_group, 1))
 
@@ -185,7 +186,8 @@ def _tf_grouped_shape(x, axis, groups):
 
 
 def _tf_first_values(x, axis, groups):
-    """Each (sample, channel)'s first value, float32, shape ``(N, groups, channels // groups)``.
+    """Each (sample, channel)'s first value, float32, shape ``(N, groups, channels //
+    groups)``.
 
     The sum over the first element (at most one) is that element, or 0 when
     a spatial axis is empty.

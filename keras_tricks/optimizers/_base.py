@@ -251,7 +251,8 @@ class AdaptiveMoments(keras.optimizers.Optimizer):
         return gradient
 
     def _update_moment(self, name, index, value, decay):
-        """`slot = decay * slot + (1 - decay) * value`, written; returns the new slot."""
+        """`slot = decay * slot + (1 - decay) * value`, written; returns the new
+        slot."""
         slot = self._slot(name, index)
         average = _math.ema(slot.value, value, decay)
         self.assign(slot, average)

@@ -57,7 +57,8 @@ def adam_step_size(learning_rate, beta_1, beta_2, step):
 
 
 def diffgrad_friction(gradient, previous_gradient):
-    """diffGrad's friction coefficient `xi = sigmoid(|g_prev - g|)` (Dubey et al., 2019)."""
+    """diffGrad's friction coefficient `xi = sigmoid(|g_prev - g|)` (Dubey et al.,
+    2019)."""
     return ops.sigmoid(ops.abs(previous_gradient - gradient))
 
 

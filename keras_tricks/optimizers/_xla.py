@@ -47,7 +47,8 @@ def count_true(mask):
 
 
 def plus_constant(value, constant, decay):
-    """The EMA input that adds `constant` to the average: `value + constant / (1 - decay)`.
+    """The EMA input that adds `constant` to the average: `value + constant / (1 -
+    decay)`.
 
     `ema(s, plus_constant(x, c, beta), beta) = beta s + (1 - beta) x + c`.
     Saves a copy of the slot per step (AdaBelief's `+ epsilon`): a separate

@@ -37,7 +37,8 @@ class _Injection:
         return super()._moment_slots() + [("last_update", "zeros")]
 
     def _first_moment_input(self, gradient, variable, index, step):
-        """`d = g` before `_inject_start`, then `(g + (theta_prev - theta) g**2) / k`."""
+        """`d = g` before `_inject_start`, then `(g + (theta_prev - theta) g**2) /
+        k`."""
         decay = None
         if self.weight_decay is not None and self._use_weight_decay(variable):
             # The decoupled decay the base class applied before this step.
@@ -168,7 +169,8 @@ class AdamInject(_Injection, _Adam):
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
 class DiffGradInject(_Injection, DiffGrad):
-    """DiffGradInject: DiffGrad with the parameter change injected into its first moment.
+    """DiffGradInject: DiffGrad with the parameter change injected into its first
+    moment.
 
     AdaInject feeds the first moment, instead of `g`, the gradient plus the
     last parameter change weighted by `g**2` (a second-order hint: the change
@@ -207,7 +209,8 @@ class DiffGradInject(_Injection, DiffGrad):
 
 @keras.saving.register_keras_serializable(package="keras_tricks")
 class AdaBeliefInject(_Injection, AdaBelief):
-    """AdaBeliefInject: AdaBelief with the parameter change injected into its first moment.
+    """AdaBeliefInject: AdaBelief with the parameter change injected into its first
+    moment.
 
     AdaInject feeds the first moment, instead of `g`, the gradient plus the
     last parameter change weighted by `g**2` (a second-order hint: the change

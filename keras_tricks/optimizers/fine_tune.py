@@ -40,7 +40,8 @@ class _Untracked:
 
 
 def _own_variables(optimizer):
-    """The variables the base `Optimizer` tracks for `optimizer` itself (point 1 above)."""
+    """The variables the base `Optimizer` tracks for `optimizer` itself (point 1
+    above)."""
     return keras.optimizers.Optimizer.variables.fget(optimizer)
 
 
@@ -134,7 +135,8 @@ class FineTuneOptimizer(keras.optimizers.Optimizer):
         return any(part in self.fine_tune_layers for part in parts)
 
     def _check_names(self, var_list):
-        """Refuse names that no trainable variable belongs to (a typo would train the body at full rate)."""
+        """Refuse names that no trainable variable belongs to (a typo would train the
+        body at full rate)."""
         known = list(
             dict.fromkeys(part for v in var_list for part in v.path.split("/")[:-1])
         )

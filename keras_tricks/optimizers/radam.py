@@ -21,7 +21,8 @@ class RAdam(AdaptiveMoments):
     g = g + l2_weight_decay * theta
     m = beta_1 * m + (1 - beta_1) * g ; v = beta_2 * v + (1 - beta_2) * g**2
     rho_inf = 2 / (1 - beta_2) - 1 ; rho_t = rho_inf - 2 t beta_2**t / bc2
-    rho_t >= 5: r_t = sqrt(bc2 (rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))
+    rho_t >= 5: r_t = sqrt(bc2 (rho_t-4)(rho_t-2) rho_inf
+                           / ((rho_inf-4)(rho_inf-2) rho_t))
                 theta -= lr * r_t / bc1 * m / (sqrt(v) + epsilon)
     rho_t < 5:  theta -= lr / bc1 * m   if degenerated_to_sgd, else no step
     ```

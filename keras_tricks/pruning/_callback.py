@@ -143,9 +143,12 @@ class Pruning(keras.callbacks.Callback):
                 else f"last updated at step {updated}"
             )
             warnings.warn(
-                f"Pruning stopped short of the schedule's end: {type(schedule).__name__} "
-                f"reaches its target sparsity {target:.1%} at end_step={schedule.end_step}, "
-                f"but training ended at step {steps} (masks {when}); the weights it prunes "
+                "Pruning stopped short of the schedule's end: "
+                f"{type(schedule).__name__} "
+                f"reaches its target sparsity {target:.1%} "
+                f"at end_step={schedule.end_step}, "
+                f"but training ended at step {steps} (masks {when}); "
+                "the weights it prunes "
                 f"({len(names)} layer{'s' if len(names) != 1 else ''}) are at "
                 f"{sparsity:.1%} sparsity. Train for more steps (at least "
                 f"{schedule.end_step + 1} in all) or lower `end_step`.",

@@ -1,4 +1,5 @@
-"""Adding and removing pruning wrappers: rebuild a model with its layers wrapped or bare.
+"""Adding and removing pruning wrappers: rebuild a model with its layers wrapped or
+bare.
 
 `prune_low_magnitude` clones a Sequential or Functional model (nested ones
 too) with the chosen layers wrapped in `PruneLowMagnitude`; `strip_pruning`
@@ -17,7 +18,8 @@ from keras_tricks.pruning._wrapper import PruneLowMagnitude
 
 @functools.cache
 def _functional_class():
-    """Keras's Functional model class (Keras exports it only as `keras.Model(...)`'s type).
+    """Keras's Functional model class (Keras exports it only as `keras.Model(...)`'s
+    type).
 
     `keras.Model(inputs, outputs)` returns an instance of it, and Keras makes
     every subclass of `keras.Model` whose `__init__` passes inputs and outputs
@@ -28,7 +30,8 @@ def _functional_class():
 
 
 def _is_plain_model(model):
-    """Sequential or Functional (subclasses included): the models whose graph can be rebuilt."""
+    """Sequential or Functional (subclasses included): the models whose graph can be
+    rebuilt."""
     return isinstance(model, (keras.Sequential, _functional_class()))
 
 
@@ -182,7 +185,8 @@ def _holds(model, selected):
 
 
 def _clone_nested(model, clone_function):
-    """`clone_model` of a nested Sequential/Functional model, name and trainable kept."""
+    """`clone_model` of a nested Sequential/Functional model, name and trainable
+    kept."""
     copy = keras.models.clone_model(model, clone_function=clone_function)
     if copy.name != model.name:
         copy.name = model.name

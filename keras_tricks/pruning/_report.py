@@ -20,8 +20,9 @@ def sparsity_report(model, print_fn=None):
 
     Counts every weight of rank >= 2 (kernels, embeddings; biases and
     normalization parameters are left out), whether the model is pruned,
-    stripped or dense (a pruned weight counts as masked), and prints a table when `print_fn` is given. Layers of
-    nested models are listed by path (`"encoder/dense"`).
+    stripped or dense (a pruned weight counts as masked), and prints a table
+    when `print_fn` is given. Layers of nested models are listed by path
+    (`"encoder/dense"`).
 
     Args:
         model: a Keras model.
@@ -34,7 +35,8 @@ def sparsity_report(model, print_fn=None):
         a last row with `layer="total"`.
 
     Example:
-    >>> rows = keras_tricks.pruning.sparsity_report(model, print_fn=print)  # doctest: +SKIP
+    >>> rows = keras_tricks.pruning.sparsity_report(
+    ...     model, print_fn=print)  # doctest: +SKIP
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"`model` must be a Keras model. Received: model={model!r}")

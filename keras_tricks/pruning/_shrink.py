@@ -348,7 +348,8 @@ def shrink(model, layers=None):
 
 
 def _flat_plain_model(model):
-    """`model` stripped of its pruning wrappers; refused unless flat Sequential/Functional."""
+    """`model` stripped of its pruning wrappers; refused unless flat
+    Sequential/Functional."""
     if not isinstance(model, keras.Model):
         raise ValueError(f"`model` must be a Keras model. Received: model={model!r}")
     _check_plain_model(model)

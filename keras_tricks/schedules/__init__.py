@@ -1,4 +1,5 @@
-"""keras_tricks.schedules: learning-rate schedules, the linear scaling rule, the range test.
+"""keras_tricks.schedules: learning-rate schedules, the linear scaling rule, the range
+test.
 
 `LRFinder` runs Smith's learning-rate range test, which picks the bounds of a
 `CyclicalLearningRate` (also importable as `keras_tricks.callbacks.LRFinder`).

@@ -17,7 +17,8 @@ def check_verbose(value):
     """Return `verbose` as an int `>= 0` (a bool counts, as in Keras's `fit`)."""
     if not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(
-            f"`verbose` must be an integer >= 0 (0 is silent). Received: verbose={value!r}"
+            "`verbose` must be an integer >= 0 (0 is silent). "
+            f"Received: verbose={value!r}"
         )
     return int(value)
 

@@ -71,7 +71,8 @@ class LRFinder:
         `find` returns an `LRFinderResult`.
 
     Example:
-    >>> model.compile(keras.optimizers.SGD(momentum=0.9), "sparse_categorical_crossentropy")
+    >>> model.compile(
+    ...     keras.optimizers.SGD(momentum=0.9), "sparse_categorical_crossentropy")
     >>> result = keras_tricks.schedules.LRFinder(1e-5, 10.0, num_steps=100).find(
     ...     model, x_train, y_train, batch_size=64)
     >>> result.suggested_learning_rate, result.clr_bounds
@@ -102,13 +103,15 @@ class LRFinder:
         )
         if high <= low:
             raise ValueError(
-                f"`max_learning_rate` must be > min_learning_rate={min_learning_rate!r}. "
+                "`max_learning_rate` must be > "
+                f"min_learning_rate={min_learning_rate!r}. "
                 f"Received: max_learning_rate={max_learning_rate!r}"
             )
         # The rates are assigned to a float32 variable: keep them in its range.
         if low < _FLOAT32_TINY:
             raise ValueError(
-                f"`min_learning_rate` must be >= {_FLOAT32_TINY:.7g}, the smallest normal "
+                f"`min_learning_rate` must be >= {_FLOAT32_TINY:.7g}, "
+                "the smallest normal "
                 f"float32. Received: min_learning_rate={min_learning_rate!r}"
             )
         check_int("num_steps", num_steps, minimum=2)
@@ -229,7 +232,8 @@ class LRFinder:
             best = min(best, value)
         if len(used) < len(rates) and not diverged:
             warnings.warn(
-                f"LRFinder: the data ran out after {len(used)} of {len(rates)} batches; "
+                f"LRFinder: the data ran out after {len(used)} of {len(rates)} "
+                "batches; "
                 f"the sweep stopped at learning_rate={used[-1]:.4g}. Pass a dataset "
                 "that can be iterated again, or arrays, to sweep the whole range.",
                 stacklevel=3,
@@ -238,7 +242,8 @@ class LRFinder:
 
 
 def _check_model(model):
-    """Refuse what the range test cannot train: not a built, compiled model with a float rate."""
+    """Refuse what the range test cannot train: not a built, compiled model with a float
+    rate."""
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}")
     if not model.built:

@@ -107,7 +107,8 @@ def _num_replicas(strategy):
         if isinstance(replicas, bool) or not isinstance(replicas, numbers.Integral):
             raise TypeError(
                 "`strategy` must be a tf.distribute.Strategy (an object with an "
-                f"integer `num_replicas_in_sync`) or None. Received: strategy={strategy!r}"
+                "integer `num_replicas_in_sync`) or None. "
+                f"Received: strategy={strategy!r}"
             )
         return int(replicas)
     if keras.backend.backend() == "tensorflow":

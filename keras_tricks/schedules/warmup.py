@@ -55,8 +55,10 @@ class Warmup(_Schedule):
     Example:
     >>> steps_per_epoch = 100
     >>> lr = keras_tricks.schedules.scale_learning_rate(0.1, batch_size=1024)
-    >>> cosine = keras.optimizers.schedules.CosineDecay(lr, decay_steps=85 * steps_per_epoch)
-    >>> schedule = keras_tricks.schedules.Warmup(cosine, warmup_steps=5 * steps_per_epoch)
+    >>> cosine = keras.optimizers.schedules.CosineDecay(
+    ...     lr, decay_steps=85 * steps_per_epoch)
+    >>> schedule = keras_tricks.schedules.Warmup(
+    ...     cosine, warmup_steps=5 * steps_per_epoch)
     >>> optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9)
 
     Note:

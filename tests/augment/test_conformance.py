@@ -1,4 +1,5 @@
-"""Every exported augmentation layer through the shared checks, plus the behaviour all share."""
+"""Every exported augmentation layer through the shared checks, plus the behaviour all
+share."""
 
 import keras
 import numpy as np
@@ -29,7 +30,8 @@ EXAMPLES = {
     "RandomSaltAndPepper": dict(rate=0.2, value_range=(0, 1), seed=6),
     # Nested layers as configs, so that every instance builds fresh ones.
     "RandomApply": dict(
-        layer=_nested(augment.RandomColorCast(0.2, value_range=(0, 1), seed=9)), rate=0.5, seed=7
+        layer=_nested(augment.RandomColorCast(0.2, value_range=(0, 1), seed=9)),
+        rate=0.5, seed=7
     ),
     "RandomChoice": dict(
         layers=[_nested(augment.RandomGaussianNoise(0.1, value_range=(0, 1), seed=10)),
@@ -296,7 +298,8 @@ def test_matrix_empty_batch(name):
 
 
 def _two_sizes():
-    """One image at a time, of two sizes, with a (H, W) mask: unknown sizes in tf.data."""
+    """One image at a time, of two sizes, with a (H, W) mask: unknown sizes in
+    tf.data."""
     rng = np.random.default_rng(3)
     for h, w in ((10, 12), (7, 9)):
         yield (
@@ -383,14 +386,16 @@ LEFT_ALONE = {
         dict(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1, color_cast=0.2,
              gamma=0.3, probability=0.0, random_order=True, value_range=(0, 1)),
     ],  # fmt: skip
-    "RandomResizedCrop": [dict(height=12, width=12, scale=(1.0, 1.0), ratio=(1.0, 1.0))],
+    "RandomResizedCrop": [dict(height=12, width=12, scale=(1.0, 1.0),
+                               ratio=(1.0, 1.0))],
     "RandomColorCast": [dict(factor=0.0, value_range=(0, 1)),
                         dict(factor=0.2, probability=0.0, value_range=(0, 1))],
     "RandomGaussianNoise": [dict(stddev=0.0, value_range=(0, 1)),
                             dict(stddev=0.2, probability=0.0, value_range=(0, 1))],
     "RandomSaltAndPepper": [dict(rate=0.0, value_range=(0, 1)),
                             dict(rate=0.5, probability=0.0, value_range=(0, 1))],
-    "RandomApply": [dict(layer=augment.RandomColorCast(0.3, value_range=(0, 1)), rate=0.0)],
+    "RandomApply": [dict(layer=augment.RandomColorCast(0.3, value_range=(0, 1)),
+                         rate=0.0)],
     "RandomChoice": [dict(layers=[augment.RandomColorCast(0.0, value_range=(0, 1)),
                                   augment.RandomAffine()])],
 }  # fmt: skip

@@ -1,4 +1,5 @@
-"""Numbers: fused transforms against float64 NumPy references, and parameter distributions."""
+"""Numbers: fused transforms against float64 NumPy references, and parameter
+distributions."""
 
 import math
 
@@ -247,7 +248,8 @@ def test_crop_kernel_tensorflow_equals_reference(interpolation):
 
 
 def _affine_transforms(shape, seed=2):
-    """(B, 8) transforms with every RandomAffine parameter on, so points land outside on all sides."""
+    """(B, 8) transforms with every RandomAffine parameter on, so points land outside on
+    all sides."""
     layer = augment.RandomAffine(
         horizontal_flip=True,
         vertical_flip=True,
@@ -298,10 +300,14 @@ def test_colour_kernel_tensorflow_equals_reference(diagonal, clip, keep):
 @pytest.mark.parametrize(
     "name, kwargs",
     [
-        ("RandomPhotometric", {"brightness": 0.3, "contrast": 0.5}),  # diagonal colour matrix
-        ("RandomPhotometric", {"saturation": 0.5, "hue": 0.2, "color_cast": 0.1, "contrast": 0.3}),
-        ("RandomPhotometric", {"brightness": 0.3, "contrast": 0.5, "gamma": 0.5, "random_order": True}),
-        ("RandomAffine", {"rotation": 40, "zoom": 0.3, "shear": 10, "perspective": 0.2}),
+        # diagonal colour matrix
+        ("RandomPhotometric", {"brightness": 0.3, "contrast": 0.5}),
+        ("RandomPhotometric", {"saturation": 0.5, "hue": 0.2, "color_cast": 0.1,
+                               "contrast": 0.3}),
+        ("RandomPhotometric", {"brightness": 0.3, "contrast": 0.5, "gamma": 0.5,
+                               "random_order": True}),
+        ("RandomAffine", {"rotation": 40, "zoom": 0.3, "shear": 10,
+                          "perspective": 0.2}),
         ("RandomResizedCrop", {"height": 5, "width": 4}),
     ],
 )  # fmt: skip

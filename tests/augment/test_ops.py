@@ -27,7 +27,8 @@ PACKAGE = pathlib.Path(augment.__file__).parent
 
 
 def _called_ops():
-    """Every ``ops.<name>``, ``ops.image.<name>`` and ``ops.random.<name>`` the package calls.
+    """Every ``ops.<name>``, ``ops.image.<name>`` and ``ops.random.<name>`` the package
+    calls.
 
     ``o.<name>`` too: ``_sampling`` takes the namespace as ``o``.
     """

@@ -1,4 +1,5 @@
-"""Cross-backend cases for keras_tricks.augment: what the layers compute from fixed draws.
+"""Cross-backend cases for keras_tricks.augment: what the layers compute from fixed
+draws.
 
 Each layer is ``transform_images(images, transformation)`` once its random
 parameters are drawn; here the parameters are fixed, so every backend runs
@@ -33,7 +34,8 @@ def _images(shape=(2, 9, 11, 3), seed=0):
 
 
 def _transform_and_grads(layer, images, transformation):
-    """``transform_images`` and the gradient of ``sum(output * cotangent)`` for the images."""
+    """``transform_images`` and the gradient of ``sum(output * cotangent)`` for the
+    images."""
     out = keras.ops.convert_to_numpy(layer.transform_images(images, transformation))
     cotangent = np.random.default_rng(1).normal(size=out.shape).astype("float32")
 
@@ -147,7 +149,8 @@ def colour_cast_shift():
 
 
 def _mapped(layer, shape=(4, 9, 11, 3)):
-    """Two batches through ``tf.data`` ``map(layer)``: TensorFlow draws on every backend."""
+    """Two batches through ``tf.data`` ``map(layer)``: TensorFlow draws on every
+    backend."""
     images = (_images(shape, seed=2) * 255).astype("uint8")
     ds = tf.data.Dataset.from_tensor_slices(images).batch(2).map(layer)
     return {f"batch_{i}": batch.numpy() for i, batch in enumerate(ds)}
@@ -179,7 +182,8 @@ def tf_data_resized_crop():
 @case("augment.tf_data.RandomChoice")
 def tf_data_choice():
     layer = augment.RandomChoice(
-        [augment.RandomGaussianNoise(0.1, seed=6), augment.RandomSaltAndPepper(0.2, seed=7),
+        [augment.RandomGaussianNoise(0.1, seed=6),
+         augment.RandomSaltAndPepper(0.2, seed=7),
          augment.RandomApply(augment.RandomColorCast(0.2, seed=8), rate=0.5, seed=9)],
         seed=10,
     )  # fmt: skip

@@ -62,7 +62,8 @@ for _groups, _axis, _shape in [
     # gradients, differences of such sums, agree to a few float32 ulps of
     # their largest terms, hence atol 1e-5.
     case(
-        f"layers.GroupNormalization(groups={_groups}, channels_{fmt}, rank {len(_shape)})",
+        f"layers.GroupNormalization(groups={_groups}, channels_{fmt}, "
+        f"rank {len(_shape)})",
         atol=1e-5,
     )(_group_norm)
 

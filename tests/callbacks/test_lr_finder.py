@@ -135,7 +135,8 @@ def test_refuses_an_unbuilt_model(digits):
     [
         (
             dict(min_learning_rate=1.0, max_learning_rate=0.1),
-            "max_learning_rate.*> min_learning_rate=1.0. Received: max_learning_rate=0.1",
+            "max_learning_rate.*> min_learning_rate=1.0. "
+            "Received: max_learning_rate=0.1",
         ),
         (
             dict(min_learning_rate=0.1, max_learning_rate=0.1),
@@ -249,13 +250,15 @@ def test_fewer_samples_than_one_batch_train_on_all_of_them(tiny_model, count):
             np.zeros((10, 4), "float32"),
             np.zeros((9,)),
             ValueError,
-            "`x` and `y` must hold the same number of samples. Received: 10 samples in x, 9 in y",
+            "`x` and `y` must hold the same number of samples. "
+            "Received: 10 samples in x, 9 in y",
         ),
         (
             [np.zeros((10, 4)), np.zeros((8, 4))],
             np.zeros((10,)),
             ValueError,
-            r"arrays in `x` must all hold the same number of samples. Received: x with \[8, 10\] samples",
+            r"arrays in `x` must all hold the same number of samples. "
+            r"Received: x with \[8, 10\] samples",
         ),
         (
             np.zeros((10, 4), "float32"),
@@ -405,7 +408,8 @@ def test_pydataset_cycles_and_a_generator_ends_early_with_a_warning(tiny_model):
         ),
         (
             dict(min_learning_rate=1e-40),
-            "min_learning_rate.*smallest normal float32. Received: min_learning_rate=1e-40",
+            "min_learning_rate.*smallest normal float32. "
+            "Received: min_learning_rate=1e-40",
         ),
         (dict(smoothing=float("nan")), "Received: smoothing=nan"),
         (dict(divergence_threshold=float("inf")), "Received: divergence_threshold=inf"),
@@ -427,7 +431,8 @@ def test_bad_arguments_beyond_the_range(kwargs, message):
         (
             ([], [], []),
             ValueError,
-            "`learning_rates` must be a non-empty 1-D sequence.*Received: learning_rates=\\[\\]",
+            "`learning_rates` must be a non-empty 1-D sequence.*"
+            "Received: learning_rates=\\[\\]",
         ),
         (
             ([0.1, 0.2], [1.0], [1.0]),

@@ -215,7 +215,8 @@ def _short_warnings(record):
 
 
 def _fit_eight_steps(model):
-    """Train 8 steps with the callback; return the history and the stop-short warnings."""
+    """Train 8 steps with the callback; return the history and the stop-short
+    warnings."""
     rng = np.random.default_rng(0)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -240,8 +241,10 @@ def test_warns_when_fit_ends_before_end_step():
     reached = history.history["pruning/sparsity"][-1]
     assert 0.0 < reached < 0.8
     assert (
-        f"PolynomialDecay reaches its target sparsity 80.0% at end_step=100, but training "
-        f"ended at step 8 (masks last updated at step 7); the weights it prunes (2 layers) "
+        "PolynomialDecay reaches its target sparsity 80.0% at end_step=100, "
+        "but training "
+        "ended at step 8 (masks last updated at step 7); "
+        "the weights it prunes (2 layers) "
         f"are at {reached:.1%} sparsity. Train for more steps (at least 101 in all)"
     ) in messages[0]
 

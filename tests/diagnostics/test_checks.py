@@ -1,4 +1,5 @@
-"""overfit_one_batch, check_initial_loss, input_independent_baseline, check_batch_dependence."""
+"""overfit_one_batch, check_initial_loss, input_independent_baseline,
+check_batch_dependence."""
 
 import warnings
 
@@ -100,7 +101,8 @@ def test_input_independent_baseline_catches_shuffled_labels(data):
     assert healthy.passed, str(healthy)
     assert healthy.numbers["ratio"] < 0.5
     shuffled = np.random.default_rng(0).permutation(y)
-    # The same model memorizes one batch of shuffled labels: overfitting alone misses it.
+    # The same model memorizes one batch of shuffled labels: overfitting alone misses
+    # it.
     fault = diagnostics.input_independent_baseline(mlp(), (x, shuffled), steps=60)
     assert not fault.passed
     assert fault.numbers["ratio"] > 0.9

@@ -85,7 +85,8 @@ KINDS = {
         lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)).batch(B),
         B,
     ),
-    # Not what fit takes: the checks batch single samples by their batch_size (32 by default).
+    # Not what fit takes: the checks batch single samples by their batch_size (32 by
+    # default).
     "unbatched_dataset": (
         "single",
         lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)),

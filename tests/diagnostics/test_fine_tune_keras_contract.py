@@ -1,4 +1,5 @@
-"""The Keras behaviour `FineTuneOptimizer` relies on (keras_tricks/optimizers/fine_tune.py).
+"""The Keras behaviour `FineTuneOptimizer` relies on
+(keras_tricks/optimizers/fine_tune.py).
 
 Each test names one point of the module docstring's list. If a Keras upgrade
 breaks one, this file fails first, with the point's number: fix the wrapper
@@ -98,13 +99,15 @@ def test_4_trainers_build_then_apply_or_stateless_apply():
         f"the trainer did not build the optimizer (point 4): {kinds}"
     )
     assert entry in kinds, (
-        f"the {keras.backend.backend()} trainer no longer calls {entry} (point 4): {kinds}"
+        f"the {keras.backend.backend()} trainer no longer calls {entry} "
+        f"(point 4): {kinds}"
     )
     assert int(optimizer.iterations) == 1
 
 
 def test_wrapper_steps_match_its_two_copies():
-    """What the points add up to: one step moves the head at the rate, the body at a tenth."""
+    """What the points add up to: one step moves the head at the rate, the body at a
+    tenth."""
     model = _model()
     weights = [np.array(w) for w in model.get_weights()]
     model.compile(FineTuneOptimizer(keras.optimizers.SGD(0.1), ["body"]), "mse")
@@ -115,7 +118,8 @@ def test_wrapper_steps_match_its_two_copies():
     with_grads = keras.optimizers.SGD(1.0)
     reference.compile(with_grads, "mse")
     reference.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
-    # SGD(1.0) moved each weight by its gradient g: the wrapper moves the head by 0.1 g, the body by 0.01 g.
+    # SGD(1.0) moved each weight by its gradient g: the wrapper moves the head by 0.1 g,
+    # the body by 0.01 g.
     grads = [
         w - np.array(r) for w, r in zip(weights, reference.get_weights(), strict=True)
     ]

@@ -113,8 +113,10 @@ def test_subclassed_model_that_cannot_be_rebuilt_gets_a_clear_error():
     ):
         with pytest.raises(
             ValueError,
-            match=r"`model` must be a Functional or Sequential model, or a subclassed model "
-            r"whose `get_config\(\)` and `from_config\(\)` rebuild it.*Received: model=<NotRebuildable",
+            match=r"`model` must be a Functional or Sequential model, "
+            r"or a subclassed model "
+            r"whose `get_config\(\)` and `from_config\(\)` rebuild it.*"
+            r"Received: model=<NotRebuildable",
         ):
             check(model, (x[:64], y[:64]))
     # The checks that need no copy work on it.
@@ -160,7 +162,8 @@ def test_healthy_default_mlp_passes_diagnose_with_glorot_advice():
 
     raw = load_digits()  # pixels 0-16, as sklearn gives them
     model = _default_mlp()
-    # Keras's default Glorot-uniform draw, made with NumPy so every backend starts alike.
+    # Keras's default Glorot-uniform draw, made with NumPy so every backend starts
+    # alike.
     rng = np.random.default_rng(0)
     model.set_weights(
         [
@@ -220,7 +223,8 @@ def test_broken_output_and_loss_fail_lint_and_diagnose(loss, activation, code):
 def test_report_severity_is_checked():
     with pytest.raises(
         ValueError,
-        match=r"`severity` must be one of 'warning', 'error'\. Received: severity='fatal'",
+        match=r"`severity` must be one of 'warning', 'error'\. "
+        r"Received: severity='fatal'",
     ):
         diagnostics.Report("check", False, "summary", severity="fatal")
 
@@ -259,7 +263,8 @@ def test_monitor_recovers_per_execution_losses(steps_per_execution, num_batches)
     model = keras.Sequential(
         [keras.Input((64,)), keras.layers.Dense(10, activation="softmax")]
     )
-    # A zero learning rate keeps the weights, so every batch's loss can be computed by hand.
+    # A zero learning rate keeps the weights, so every batch's loss can be computed by
+    # hand.
     model.compile(
         keras.optimizers.SGD(0.0),
         "sparse_categorical_crossentropy",
@@ -312,7 +317,8 @@ def test_fine_tune_unknown_layer_name_is_refused():
     model.compile(optimizer, "mse")
     with pytest.raises(
         ValueError,
-        match=r"`fine_tune_layers` must name layers of the model that have trainable weights; "
+        match=r"`fine_tune_layers` must name layers of the model that have "
+        r"trainable weights; "
         r"unknown: \['conv_2'\] \('conv_2' -> did you mean 'conv2'\?\)\. "
         r"Layers with trainable weights: \['conv2', 'head'\]",
     ):

@@ -113,7 +113,8 @@ def pruning_schedule():
 
 
 def build_model():
-    """The model, with weights drawn from `SEED` (call it inside the strategy's scope)."""
+    """The model, with weights drawn from `SEED` (call it inside the strategy's
+    scope)."""
     keras.utils.set_random_seed(SEED)
     inputs = keras.Input(IMAGE_SHAPE)
     conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")

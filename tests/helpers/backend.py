@@ -39,7 +39,9 @@ def value_and_grads(function, *arrays):
         grads = torch.autograd.grad(value, xs, allow_unused=True)
     else:
         raise NotImplementedError(f"no gradients for backend {backend!r}")
-    grads = [np.zeros_like(a) if g is None else g for a, g in zip(arrays, grads)]
+    grads = [
+        np.zeros_like(a) if g is None else g for a, g in zip(arrays, grads, strict=True)
+    ]
     return _numpy(value), [_numpy(g) for g in grads]
 
 
@@ -74,7 +76,9 @@ def layer_outputs_and_grads(layer, inputs, seed=0, training=False):
 
     _, grads = value_and_grads(loss, inputs, *trainable)
     result = {"output": _numpy(call(inputs, *trainable)), "d_input": grads[0]}
-    for i, (weight, grad) in enumerate(zip(layer.trainable_weights, grads[1:])):
+    for i, (weight, grad) in enumerate(
+        zip(layer.trainable_weights, grads[1:], strict=True)
+    ):
         result[f"d_{i}_{weight.name}"] = grad  # names without the layer's counter
     return result
 

@@ -1,4 +1,5 @@
-"""Run a call that must return, failing rather than hanging the suite if it never does."""
+"""Run a call that must return, failing rather than hanging the suite if it never
+does."""
 
 import threading
 

@@ -100,6 +100,7 @@ def test_weight_normalization_data_init_inside_a_jax_fit_is_refused_clearly():
     x, y = _data()
     with pytest.raises(
         NotImplementedError,
-        match=r"cannot initialize inside a JAX training step.*Received: KERAS_BACKEND='jax'",
+        match=r"cannot initialize inside a JAX training step.*"
+        r"Received: KERAS_BACKEND='jax'",
     ):
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)

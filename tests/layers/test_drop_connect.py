@@ -100,7 +100,8 @@ def test_rate_outside_zero_one_is_refused(rate):
 def test_layer_without_kernel_is_refused(layer):
     with pytest.raises(
         ValueError,
-        match=r"`layer` must be a Dense, Conv1D, Conv2D or Conv3D layer .*Received: layer=",
+        match=r"`layer` must be a Dense, Conv1D, Conv2D or Conv3D layer .*"
+        r"Received: layer=",
     ):
         DropConnect(layer)
 
@@ -154,6 +155,7 @@ def test_input_of_another_width_is_refused_clearly():
     for training in (False, True):
         with pytest.raises(
             ValueError,
-            match=r"`input_shape` must have 4 features on axis -1.*Received: input_shape=\(2, 5\)",
+            match=r"`input_shape` must have 4 features on axis -1.*"
+            r"Received: input_shape=\(2, 5\)",
         ):
             layer(np.ones((2, 5), "float32"), training=training)

@@ -274,7 +274,8 @@ def test_bad_arguments(kwargs, match):
         (
             {"groups": 2},
             (2, 4, None),
-            r"`input_shape` must have a known size on the channel axis -1. Received: input_shape=\(2, 4, None\)",
+            r"`input_shape` must have a known size on the channel axis -1. "
+            r"Received: input_shape=\(2, 4, None\)",
         ),
     ],
 )
@@ -350,7 +351,8 @@ def test_zero_size_axis_in_a_graph_with_unknown_dims():
         (float("nan"), r"`epsilon` must not be NaN. Received: epsilon=nan"),
         (
             1e-300,
-            r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*Received: epsilon=1e-300",
+            r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*"
+            r"Received: epsilon=1e-300",
         ),
         (1e-40, r"Received: epsilon=1e-40"),
         (True, r"`epsilon` must be a real number. Received: epsilon=True"),

@@ -86,7 +86,8 @@ def test_saved_config_reloads_as_instance_normalization():
         (
             (2, 8),
             {},
-            r"`input_shape` must have a rank between 3 and 5. Received: input_shape=\(2, 8\)",
+            r"`input_shape` must have a rank between 3 and 5. "
+            r"Received: input_shape=\(2, 8\)",
         ),
         ((2, 2, 2, 2, 2, 8), {}, r"Received: input_shape=\(2, 2, 2, 2, 2, 8\)"),
         (
@@ -136,7 +137,8 @@ def test_zero_size_spatial_axis_gives_the_empty_tensor():
     [
         (
             1e-300,
-            r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*Received: epsilon=1e-300",
+            r"`epsilon` must be >= 1.1754944e-38, the smallest normal float32 .*"
+            r"Received: epsilon=1e-300",
         ),
         (float("inf"), r"`epsilon` must be finite. Received: epsilon=inf"),
     ],

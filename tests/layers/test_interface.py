@@ -49,6 +49,7 @@ def test_normalization_groups_of_an_unbuilt_layer_is_refused():
     layer = GroupNormalization(groups=2, name="gn")
     with pytest.raises(
         ValueError,
-        match=r"`layer` must be built to know its number of groups .*Received: layer='gn'",
+        match=r"`layer` must be built to know its number of groups .*"
+        r"Received: layer='gn'",
     ):
         normalization_groups(layer)

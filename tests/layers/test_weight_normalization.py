@@ -128,7 +128,8 @@ def test_data_init_uses_global_batch_under_mirrored_strategy(strategy):
 def test_layer_without_kernel_is_refused(layer):
     with pytest.raises(
         ValueError,
-        match=r"`layer` must be a Dense, Conv1D, Conv2D or Conv3D layer .*Received: layer=",
+        match=r"`layer` must be a Dense, Conv1D, Conv2D or Conv3D layer .*"
+        r"Received: layer=",
     ):
         WeightNormalization(layer)
 
@@ -301,7 +302,8 @@ def test_build_on_a_width_the_wrapped_layer_was_not_built_for_is_refused():
 def test_data_init_must_be_a_bool(data_init):
     with pytest.raises(
         ValueError,
-        match=rf"`data_init` must be a bool \(True or False\). Received: data_init={re.escape(repr(data_init))}",
+        match=r"`data_init` must be a bool \(True or False\). "
+        rf"Received: data_init={re.escape(repr(data_init))}",
     ):
         WeightNormalization(keras.layers.Dense(2), data_init=data_init)
 

@@ -88,7 +88,8 @@ def test_injection_divisor_must_be_positive(cls):
 def test_get_unknown_name(name):
     with pytest.raises(
         ValueError,
-        match=rf"`identifier` must be one of 'adabelief'.*Received: identifier='{name}'",
+        match=r"`identifier` must be one of 'adabelief'.*"
+        rf"Received: identifier='{name}'",
     ):
         optimizers.get(name)
 
@@ -192,6 +193,9 @@ def test_keras_float_arguments_refuse_non_finite(cls):
 @every_optimizer
 def test_learning_rate_beyond_float32_is_refused(cls):
     # Keras casts the rate to float32: 1e300 would step by inf and leave NaN weights.
-    message = r"`learning_rate` must be at most .*largest float32.*Received: learning_rate=1e\+300"
+    message = (
+        r"`learning_rate` must be at most .*largest float32.*"
+        r"Received: learning_rate=1e\+300"
+    )
     with pytest.raises(ValueError, match=message):
         cls(learning_rate=1e300)

@@ -20,7 +20,8 @@ from tests.pruning._helpers import expected_zeros
 
 
 def _nested():
-    """Functional[Dense] -> Functional "block"[Sequential "inner"[Dense, Dense]] -> Dense."""
+    """Functional[Dense] -> Functional "block"[Sequential "inner"[Dense, Dense]] ->
+    Dense."""
     inner = keras.Sequential(
         [
             keras.Input((6,)),

@@ -401,7 +401,8 @@ def test_bad_inputs():
     subclassed(np.zeros((1, 4)))
     with pytest.raises(
         ValueError,
-        match=r"subclassed model.*Functional API.*PruneLowMagnitude.*Received: to_prune=",
+        match=r"subclassed model.*Functional API.*PruneLowMagnitude.*"
+        r"Received: to_prune=",
     ):
         prune_low_magnitude(subclassed)
     with pytest.raises(ValueError, match=r"must be built.*Received: to_prune="):

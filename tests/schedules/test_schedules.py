@@ -317,7 +317,8 @@ def _integer_steps(steps):
             step,
             marks=pytest.mark.skipif(
                 INT32_ONLY and step >= 2**31,
-                reason="JAX without jax_enable_x64 has no int64: its optimizer counts in int32",
+                reason="JAX without jax_enable_x64 has no int64: "
+                "its optimizer counts in int32",
             ),
         )
         for step in steps
@@ -522,7 +523,8 @@ def test_refuses_infinity_nan_and_other_non_numbers(build, message):
 def test_global_batch_size_refuses_a_strategy_that_is_not_one():
     with pytest.raises(
         TypeError,
-        match="`strategy` must be a tf.distribute.Strategy.*Received: strategy='mirrored'",
+        match="`strategy` must be a tf.distribute.Strategy.*"
+        "Received: strategy='mirrored'",
     ):
         global_batch_size(64, "mirrored")
     with pytest.raises(TypeError, match="Received: strategy=3"):
