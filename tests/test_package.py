@@ -1,5 +1,6 @@
 """The package surface: version, explicit ``__all__``, every public class registered."""
 
+import ast
 import inspect
 import pathlib
 import re
@@ -85,3 +86,54 @@ def test_every_public_keras_class_is_registered(qualname, cls):
         pytest.skip(f"{qualname} is not a Keras object")
     registered = keras.saving.get_registered_name(cls)
     assert registered == f"keras_tricks>{cls.__name__}", (qualname, registered)
+
+
+# The order of docs/architecture.md's table: each subpackage imports only the
+# shared modules (leading underscore) and those before it.
+LAYERING = [
+    "layers",
+    "optimizers",
+    "augment",
+    "schedules",
+    "datasets",
+    "pruning",
+    "callbacks",
+    "diagnostics",
+    "tuning",
+    "cli",
+]
+
+
+def _imported_subpackages(sub):
+    found = set()
+    for path in (ROOT / "keras_tricks" / sub).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = node.module.split(".")
+                if names[0] != "keras_tricks":
+                    continue
+                found.update(names[1:2] or [alias.name for alias in node.names])
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    names = alias.name.split(".")
+                    if names[0] == "keras_tricks" and len(names) > 1:
+                        found.add(names[1])
+    return found - {sub}
+
+
+@pytest.mark.parametrize("sub", LAYERING)
+def test_subpackages_import_only_those_before_them(sub):
+    allowed = set(LAYERING[: LAYERING.index(sub)])
+    imported = {name for name in _imported_subpackages(sub) if not name.startswith("_")}
+    assert imported <= allowed, f"{sub} imports {sorted(imported - allowed)}"
+
+
+def test_the_layering_names_every_subpackage():
+    subpackages = {
+        path.name
+        for path in (ROOT / "keras_tricks").iterdir()
+        if path.is_dir()
+        and not path.name.startswith("_")
+        and (path / "__init__.py").exists()
+    }
+    assert set(LAYERING) == subpackages
