@@ -263,9 +263,9 @@ def main():
         help="print only the compiled steps' XLA MB and passes (no timing)",
     )
     args = parser.parse_args()
-    classes = [getattr(optimizers, name) for name in optimizers.__all__]
+    classes = [type(optimizers.get(name)) for name in optimizers.list_optimizers()]
     candidates = [("keras Adam", keras.optimizers.Adam)] + [
-        (cls.__name__, cls) for cls in classes if isinstance(cls, type)
+        (cls.__name__, cls) for cls in classes
     ]
     if args.plan:
         report_plan(candidates)

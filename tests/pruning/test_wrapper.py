@@ -188,10 +188,9 @@ def _optimizers():
     yield "adam_decay", lambda: keras.optimizers.Adam(0.05, weight_decay=0.1)
     yield "sgd_momentum", lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True)
     yield "rmsprop", lambda: keras.optimizers.RMSprop(0.05, momentum=0.5)
-    for name in getattr(keras_tricks.optimizers, "__all__", []):
-        cls = getattr(keras_tricks.optimizers, name)
-        if isinstance(cls, type) and issubclass(cls, keras.optimizers.Optimizer):
-            yield name, (lambda c=cls: c(learning_rate=0.05, weight_decay=0.1))
+    for name in keras_tricks.optimizers.list_optimizers():
+        cls = type(keras_tricks.optimizers.get(name))
+        yield cls.__name__, (lambda c=cls: c(learning_rate=0.05, weight_decay=0.1))
 
 
 @pytest.mark.parametrize("name, make_optimizer", list(_optimizers()))
