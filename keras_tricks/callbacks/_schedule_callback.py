@@ -10,7 +10,10 @@ class ScheduleCallback(keras.callbacks.Callback):
 
     The position is `model.optimizer.iterations`, not a counter of its own, so
     a run restored by `keras.callbacks.BackupAndRestore` (which restores the
-    optimizer's variables) picks the schedule up where it stopped. The rate is
+    optimizer's variables) picks the schedule up where it stopped. (Keras 3's
+    `BackupAndRestore` restores the epoch, not the step within it: after a
+    mid-epoch backup `fit()` runs that epoch's batches again, at the restored,
+    later positions; docs/scaling.md shows an exact resume.) The rate is
     written into the batch and epoch `logs` as `"learning_rate"`.
 
     The rate is kept as a Python float, never as a backend array: on JAX the
