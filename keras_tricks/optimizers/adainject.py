@@ -184,10 +184,11 @@ class DiffGradInject(_Injection, DiffGrad):
     m = beta_1 * m + (1 - beta_1) * d ; then DiffGrad's step
     ```
 
+    Every argument but `injection_divisor` is `DiffGrad`'s, with its default.
+
     Args:
         injection_divisor: float > 0, the paper's `k`. Defaults to `2.0`, the
             authors' value.
-        All other arguments, and their defaults, are `DiffGrad`'s.
 
     Example:
     >>> optimizer = keras_tricks.optimizers.DiffGradInject(learning_rate=1e-3)
@@ -224,10 +225,11 @@ class AdaBeliefInject(_Injection, AdaBelief):
     m = beta_1 * m + (1 - beta_1) * d ; then AdaBelief's step
     ```
 
+    Every argument but `injection_divisor` is `AdaBelief`'s, with its default.
+
     Args:
         injection_divisor: float > 0, the paper's `k`. Defaults to `2.0`, the
             authors' value.
-        All other arguments, and their defaults, are `AdaBelief`'s.
 
     Example:
     >>> optimizer = keras_tricks.optimizers.AdaBeliefInject(learning_rate=1e-3)
@@ -264,10 +266,11 @@ class RAdamInject(_Injection, RAdam):
     m = beta_1 * m + (1 - beta_1) * d ; then RAdam's step
     ```
 
+    Every argument but `injection_divisor` is `RAdam`'s, with its default.
+
     Args:
         injection_divisor: float > 0, the paper's `k`. Defaults to `2.0`, the
             authors' value.
-        All other arguments, and their defaults, are `RAdam`'s.
 
     Example:
     >>> optimizer = keras_tricks.optimizers.RAdamInject(learning_rate=1e-3)

@@ -29,22 +29,50 @@ def tensorflow_results():
     return compute()
 
 
+@pytest.fixture(scope="module")
+def other_runs(tmp_path_factory):
+    """Both other backends' subprocesses, started at once (they wait on each other's
+    CPU, not on this process): `{backend: (returncode, stderr, npz path) | None}`."""
+    runs = {}
+    for backend, module in sorted(OTHER_BACKENDS.items()):
+        if importlib.util.find_spec(module) is None:
+            runs[backend] = None
+            continue
+        out = tmp_path_factory.mktemp(backend) / "results.npz"
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.backends._compute", str(out)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        runs[backend] = (process, out)
+    finished = {}
+    try:
+        for backend, run in runs.items():
+            if run is None:
+                finished[backend] = None
+                continue
+            process, out = run
+            _, stderr = process.communicate(timeout=600)
+            finished[backend] = (process.returncode, stderr, out)
+    finally:
+        for run in runs.values():
+            if run is not None and run[0].poll() is None:
+                run[0].kill()
+                run[0].wait()
+    return finished
+
+
 @pytest.fixture(scope="module", params=sorted(OTHER_BACKENDS))
-def other_results(request, tmp_path_factory):
+def other_results(request, other_runs):
     backend = request.param
-    if importlib.util.find_spec(OTHER_BACKENDS[backend]) is None:
+    if other_runs[backend] is None:
         pytest.skip(f"{backend} is not installed (pip install -e '.[{backend}]')")
-    out = tmp_path_factory.mktemp(backend) / "results.npz"
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run(
-        [sys.executable, "-m", "tests.backends._compute", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-4000:]
+    returncode, stderr, out = other_runs[backend]
+    assert returncode == 0, stderr[-4000:]
     results = {}
     with np.load(out) as data:
         for flat_key in data.files:
