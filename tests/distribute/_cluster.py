@@ -37,9 +37,9 @@ def alive(pid):
         return False
 
 
-def group_members(pgid):
-    """Ids of the live processes in process group `pgid`."""
-    members = []
+def _live_processes():
+    """`(pid, fields)` of every live process, `fields` its /proc stat after the
+    command name: state, parent id, process group id, ..."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -48,9 +48,13 @@ def group_members(pgid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry))
-    return members
+        if fields[0] != "Z":
+            yield int(entry), fields
+
+
+def group_members(pgid):
+    """Ids of the live processes in process group `pgid`."""
+    return [pid for pid, fields in _live_processes() if int(fields[2]) == pgid]
 
 
 def wait_gone(pids, timeout=30):
@@ -69,18 +73,16 @@ def wait_gone(pids, timeout=30):
 def worker_processes_of(parent):
     """Ids of the live child processes of `parent` that run worker.py."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for pid, fields in _live_processes():
+        if int(fields[1]) != parent:
             continue
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
                 command = f.read()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if int(fields[1]) == parent and fields[0] != "Z" and b"worker.py" in command:
-            found.append(int(entry))
+        if b"worker.py" in command:
+            found.append(pid)
     return found
 
 
